@@ -1,0 +1,56 @@
+"""Checkpoints that carry everything needed to rebuild a model and its preprocessing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ferkit.infer.preprocess import check_preprocess
+from ferkit.models.registry import create
+
+FORMAT = "ferkit-checkpoint-v1"
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, classes, preprocess: dict, **extra: Any) -> Path:
+    """Write atomically (temp file then rename), so an interrupted save never corrupts a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": FORMAT,
+        "model": dict(model.ferkit_cfg),
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        "classes": list(classes),
+        "preprocess": check_preprocess(dict(preprocess)),
+        **extra,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001  (torch raises many types for a bad file)
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a ferkit checkpoint")
+    return state
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The model in eval mode and the checkpoint dict (classes, preprocess, metrics, config...)."""
+    state = read_checkpoint(path)
+    cfg = dict(state["model"])
+    model = create(cfg.pop("name"), **cfg)
+    model.load_state_dict(state["state_dict"])
+    model.eval()
+    return model, state

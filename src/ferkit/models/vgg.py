@@ -1,0 +1,70 @@
+"""VGG-style networks: stages of [3x3 conv, BN, ReLU] x 2 then max-pool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from ferkit.models.registry import register_model
+
+
+def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class VGG(nn.Module):
+    """``widths`` stages, each two conv-BN-ReLU and a 2x2 max-pool; ``head='fc'`` flattens into
+    fully connected layers ``fc_dims`` (fixed input size), ``head='gap'`` global-average-pools
+    (any input size)."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        input_size: int = 48,
+        widths: Sequence[int] = (64, 128, 256, 512),
+        head: str = "fc",
+        fc_dims: Sequence[int] = (1024, 1024),
+        dropout: float = 0.3,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = in_chans
+        for w in widths:
+            layers += conv_bn_relu(cin, w) + conv_bn_relu(w, w) + [nn.MaxPool2d(2)]
+            cin = w
+        self.features = nn.Sequential(*layers)
+        if head == "fc":
+            side = input_size // 2 ** len(widths)
+            if side < 1:
+                raise ValueError(f"input_size {input_size} is too small for {len(widths)} stages")
+            dims = [cin * side * side, *fc_dims]
+            fc: list[nn.Module] = [nn.Flatten()]
+            for a, b in zip(dims[:-1], dims[1:]):
+                fc += [nn.Dropout(dropout), nn.Linear(a, b), nn.ReLU(inplace=True)]
+            fc += [nn.Dropout(dropout), nn.Linear(dims[-1], num_classes)]
+            self.head = nn.Sequential(*fc)
+        elif head == "gap":
+            self.head = nn.Sequential(
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)
+            )
+        else:
+            raise ValueError(f"head must be 'fc' or 'gap', got {head!r}")
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+@register_model("vgg", input_size=48)
+def vgg(**cfg) -> VGG:
+    """The 4-stage VGG of the 73.28% FER2013 recipe: 64/128/256/512 channels, FC head."""
+    return VGG(**cfg)
+
+
+@register_model("vgg_compact", input_size=40)
+def vgg_compact(**cfg) -> VGG:
+    """VGG at 32/64/128/256 channels with a global-pool head (~1.2M parameters); fast on a CPU."""
+    cfg.setdefault("widths", (32, 64, 128, 256))
+    cfg.setdefault("head", "gap")
+    return VGG(**cfg)

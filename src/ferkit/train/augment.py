@@ -1,0 +1,96 @@
+"""Batched on-the-fly augmentation in PyTorch (no torchvision): one affine warp per image covering
+random resized crop, flip, rotation and translation, then random erasing and gaussian noise."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class AugmentConfig:
+    """Each augmentation is switched off by setting it to 0 / False."""
+
+    hflip: bool = True
+    #: random resized crop: zoom range (object size multiplier) and aspect-ratio jitter
+    scale_min: float = 0.85
+    scale_max: float = 1.15
+    aspect: float = 0.1
+    #: maximum rotation in degrees
+    rotate: float = 10.0
+    #: maximum translation as a fraction of the image side (on top of the random crop)
+    translate: float = 0.1
+    #: random crop from image_size down to input_size
+    random_crop: bool = True
+    #: random erasing probability
+    erase: float = 0.5
+    #: gaussian noise: probability and standard deviation (on [0, 1] pixels)
+    noise: float = 0.0
+    noise_std: float = 0.03
+
+
+def affine_matrices(n: int, crop_frac: float, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
+    """(n, 2, 3) matrices mapping output to input coordinates in grid_sample's [-1, 1] units."""
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=g)
+
+    zoom = uniform(math.log(cfg.scale_min), math.log(cfg.scale_max)).exp()
+    ratio = uniform(-cfg.aspect, cfg.aspect).exp().sqrt()
+    sx, sy = crop_frac / (zoom * ratio), crop_frac * ratio / zoom
+    angle = uniform(-cfg.rotate, cfg.rotate) * math.pi / 180
+    cos, sin = angle.cos(), angle.sin()
+    flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0) if cfg.hflip else torch.ones(n)
+    shift = (1 - crop_frac) if cfg.random_crop else 0.0
+    tmax = shift + 2 * cfg.translate
+    tx, ty = uniform(-tmax, tmax), uniform(-tmax, tmax)
+    theta = torch.stack(
+        [
+            torch.stack([sx * cos * flip, -sy * sin, tx], 1),
+            torch.stack([sx * sin * flip, sy * cos, ty], 1),
+        ],
+        1,
+    )
+    return theta
+
+
+def random_erase(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    """Erase one random rectangle (2-25% of the area) per chosen image with uniform noise."""
+    n, _, h, w = x.shape
+    area = (0.02 + 0.23 * torch.rand(n, generator=g)) * h * w
+    aspect = torch.exp((torch.rand(n, generator=g) * 2 - 1) * math.log(3.3))
+    eh = (area * aspect).sqrt().clamp(1, h)
+    ew = (area / aspect).sqrt().clamp(1, w)
+    top = torch.rand(n, generator=g) * (h - eh)
+    left = torch.rand(n, generator=g) * (w - ew)
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    mask = (
+        (rows >= top.view(n, 1, 1))
+        & (rows < (top + eh).view(n, 1, 1))
+        & (cols >= left.view(n, 1, 1))
+        & (cols < (left + ew).view(n, 1, 1))
+    )
+    mask &= (torch.rand(n, generator=g) < p).view(n, 1, 1)
+    noise = torch.rand(x.shape, generator=g)
+    return torch.where(mask.unsqueeze(1), noise, x)
+
+
+def augment_batch(
+    images: torch.Tensor, input_size: int, cfg: AugmentConfig, g: torch.Generator
+) -> torch.Tensor:
+    """(N, H, W) uint8 faces to (N, 1, input_size, input_size) float in [0, 1], augmented."""
+    x = images.unsqueeze(1).float() / 255.0
+    n, _, h, _ = x.shape
+    theta = affine_matrices(n, input_size / h, cfg, g)
+    grid = F.affine_grid(theta, [n, 1, input_size, input_size], align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if cfg.erase > 0:
+        x = random_erase(x, cfg.erase, g)
+    if cfg.noise > 0:
+        noisy = (torch.rand(n, generator=g) < cfg.noise).view(n, 1, 1, 1)
+        x = torch.where(noisy, (x + cfg.noise_std * torch.randn(x.shape, generator=g)).clamp(0, 1), x)
+    return x

@@ -1,0 +1,41 @@
+"""Training curves from the per-epoch metrics CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    with Path(path).open(newline="") as fh:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def plot_curves(metrics_csv: str | Path, out_png: str | Path) -> Path:
+    rows = read_metrics(metrics_csv)
+    epochs = [r["epoch"] for r in rows]
+    fig, (ax_loss, ax_acc, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.8))
+    ax_loss.plot(epochs, [r["train_loss"] for r in rows], label="train")
+    ax_loss.plot(epochs, [r["val_loss"] for r in rows], label="val")
+    ax_loss.set(title="loss", xlabel="epoch")
+    ax_acc.plot(epochs, [r["train_acc"] for r in rows], label="train (augmented)")
+    ax_acc.plot(epochs, [r["val_acc"] for r in rows], label="val")
+    if rows:
+        best = max(rows, key=lambda r: r["val_acc"])
+        ax_acc.scatter([best["epoch"]], [best["val_acc"]], color="red", zorder=3, label=f"best {best['val_acc']:.4f}")
+    ax_acc.set(title="accuracy", xlabel="epoch")
+    ax_lr.plot(epochs, [r["lr"] for r in rows])
+    ax_lr.set(title="learning rate", xlabel="epoch")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png

@@ -1,0 +1,302 @@
+"""The training loop: augmentation, class weights, SGD/AdamW, cosine or plateau schedules, early
+stopping, bf16 autocast and channels_last on the CPU, metrics CSV and curves, best checkpoint by
+validation accuracy, resume, and Ctrl-C that saves before exiting."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import random
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ferkit.data import FaceDataset, load_dataset
+from ferkit.data.splits import check_no_leak, train_val_indices
+from ferkit.infer.preprocess import model_input
+from ferkit.models import create, model_entry
+from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
+from ferkit.train.augment import augment_batch
+from ferkit.train.config import TrainConfig, resolve_bf16
+from ferkit.train.plots import plot_curves
+
+log = logging.getLogger("ferkit.train")
+
+METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    best_checkpoint: Path
+    best_val_acc: float
+    best_epoch: int
+    epochs_run: int
+    interrupted: bool = False
+    stopped_early: bool = False
+
+
+def class_weights(labels: np.ndarray, n_classes: int, mode: str) -> torch.Tensor | None:
+    """``balanced``: n / (k * count) as scikit-learn; ``sqrt``: its square root (milder)."""
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    w = len(labels) / (n_classes * np.maximum(counts, 1))
+    if mode == "sqrt":
+        w = np.sqrt(w)
+    elif mode != "balanced":
+        raise ValueError(f"class_weights must be none, balanced or sqrt, got {mode!r}")
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def _lr_lambda(cfg: TrainConfig, steps_per_epoch: int):
+    total = cfg.epochs * steps_per_epoch
+    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if cfg.scheduler == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+        return 1.0
+
+    return f
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, dataset: FaceDataset | None = None, progress: bool | None = None):
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.ds = dataset if dataset is not None else load_dataset(cfg.data, cfg.format, size=cfg.image_size)
+        for p in self.ds.problems:
+            log.warning("skipped %s", p)
+        if self.ds.image_size != (cfg.image_size, cfg.image_size):
+            raise ValueError(f"dataset images are {self.ds.image_size}, config image_size is {cfg.image_size}")
+        self.train_idx, self.val_idx = train_val_indices(self.ds, cfg.val_fraction, cfg.seed)
+        if not self.ds.has_official_split:
+            check_no_leak(self.ds, self.train_idx, self.val_idx)
+        if len(self.train_idx) == 0 or len(self.val_idx) == 0:
+            raise ValueError(f"{self.ds.name}: need both training and validation images")
+        self.input_size = cfg.input_size or model_entry(cfg.model).input_size
+        train_pixels = self.ds.images[self.train_idx].astype(np.float32) / 255.0
+        self.preprocess = {
+            "image_size": cfg.image_size,
+            "input_size": self.input_size,
+            "mean": round(float(train_pixels.mean()), 6),
+            "std": round(float(train_pixels.std()), 6),
+        }
+        del train_pixels
+        torch.manual_seed(cfg.seed)
+        self.model = create(
+            cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg
+        )
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        self.weights = class_weights(self.ds.labels[self.train_idx], len(self.ds.classes), cfg.class_weights)
+        if cfg.optimizer == "sgd":
+            self.opt = torch.optim.SGD(
+                self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+            )
+        elif cfg.optimizer == "adamw":
+            self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            raise ValueError(f"optimizer must be sgd or adamw, got {cfg.optimizer!r}")
+        self.steps_per_epoch = max(1, len(self.train_idx) // cfg.batch_size)
+        if cfg.scheduler not in ("cosine", "plateau", "none"):
+            raise ValueError(f"scheduler must be cosine, plateau or none, got {cfg.scheduler!r}")
+        self.step_sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, self.steps_per_epoch))
+        self.plateau = (
+            torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.opt, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience
+            )
+            if cfg.scheduler == "plateau"
+            else None
+        )
+        self.bf16 = resolve_bf16(cfg.bf16)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.epoch = 0
+        self.best_acc = -1.0
+        self.best_epoch = 0
+        self.bad_epochs = 0
+
+    # ----------------------------------------------------------------- state
+    def _resume_state(self) -> dict:
+        return {
+            "optimizer": self.opt.state_dict(),
+            "step_sched": self.step_sched.state_dict(),
+            "plateau": self.plateau.state_dict() if self.plateau else None,
+            "generator": self.generator.get_state(),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+            "best_acc": self.best_acc,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+        }
+
+    def _save(self, name: str, **extra) -> Path:
+        return save_checkpoint(
+            self.out / name,
+            self.model,
+            self.ds.classes,
+            self.preprocess,
+            epoch=self.epoch,
+            train_config=self.cfg.to_dict(),
+            dataset=self.ds.name,
+            **extra,
+        )
+
+    def resume(self, path: str | Path) -> None:
+        state = read_checkpoint(path)
+        if "resume" not in state:
+            raise ValueError(f"{path}: has no optimizer state to resume from (use last.pt)")
+        self.model.load_state_dict(state["state_dict"])
+        self.preprocess = state["preprocess"]
+        r = state["resume"]
+        self.opt.load_state_dict(r["optimizer"])
+        self.step_sched.load_state_dict(r["step_sched"])
+        if self.plateau and r["plateau"]:
+            self.plateau.load_state_dict(r["plateau"])
+        self.generator.set_state(r["generator"])
+        self.rng.bit_generator.state = r["rng"]
+        torch.set_rng_state(r["torch_rng"])
+        random.setstate(r["python_rng"])
+        self.best_acc, self.best_epoch, self.bad_epochs = r["best_acc"], r["best_epoch"], r["bad_epochs"]
+        self.epoch = state["epoch"]
+        log.info("resumed from %s at epoch %d (best val acc %.4f)", path, self.epoch, self.best_acc)
+
+    # ----------------------------------------------------------------- loops
+    def _autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()
+
+    def _train_epoch(self) -> tuple[float, float]:
+        self.model.train()
+        order = self.rng.permutation(self.train_idx)
+        images = torch.from_numpy(self.ds.images)
+        labels = torch.from_numpy(self.ds.labels)
+        mean, std = self.preprocess["mean"], self.preprocess["std"]
+        total_loss, correct, seen = 0.0, 0, 0
+        bar = tqdm(
+            range(self.steps_per_epoch),
+            desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
+            disable=not self.progress,
+            leave=False,
+            unit="batch",
+        )
+        for step in bar:
+            idx = torch.from_numpy(order[step * self.cfg.batch_size : (step + 1) * self.cfg.batch_size])
+            x = augment_batch(images[idx], self.input_size, self.cfg.augment, self.generator)
+            x = ((x - mean) / std).contiguous(memory_format=self.memory_format)
+            y = labels[idx]
+            with self._autocast():
+                logits = self.model(x)
+            loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.label_smoothing)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.step_sched.step()
+            total_loss += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        return total_loss / seen, correct / seen
+
+    @torch.no_grad()
+    def validate(self) -> tuple[float, float]:
+        self.model.eval()
+        total_loss, correct = 0.0, 0
+        for start in range(0, len(self.val_idx), 512):
+            idx = self.val_idx[start : start + 512]
+            x = torch.from_numpy(model_input(self.ds.images[idx], self.preprocess))
+            x = x.contiguous(memory_format=self.memory_format)
+            y = torch.from_numpy(self.ds.labels[idx])
+            with self._autocast():
+                logits = self.model(x).float()
+            total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+        return total_loss / len(self.val_idx), correct / len(self.val_idx)
+
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        metrics_csv = self.out / "metrics.csv"
+        if self.epoch == 0 or not metrics_csv.exists():
+            with metrics_csv.open("w", newline="") as fh:
+                csv.writer(fh).writerow(METRIC_FIELDS)
+        log.info(
+            "training %s on %s: %d train / %d val images, input %d, %d epochs, %s",
+            cfg.model, self.ds.name, len(self.train_idx), len(self.val_idx), self.input_size, cfg.epochs,
+            "bf16 autocast" if self.bf16 else "fp32",
+        )
+        interrupted = stopped = False
+        try:
+            while self.epoch < cfg.epochs:
+                t0 = time.time()
+                train_loss, train_acc = self._train_epoch()
+                val_loss, val_acc = self.validate()
+                self.epoch += 1
+                lr = self.opt.param_groups[0]["lr"]
+                if self.plateau:
+                    self.plateau.step(val_acc)
+                row = [self.epoch, train_loss, train_acc, val_loss, val_acc, lr, time.time() - t0]
+                with metrics_csv.open("a", newline="") as fh:
+                    csv.writer(fh).writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+                improved = val_acc > self.best_acc
+                if improved:
+                    self.best_acc, self.best_epoch, self.bad_epochs = val_acc, self.epoch, 0
+                    self._save("best.pt", metrics={"val_acc": val_acc, "val_loss": val_loss})
+                else:
+                    self.bad_epochs += 1
+                self._save("last.pt", resume=self._resume_state())
+                plot_curves(metrics_csv, self.out / "curves.png")
+                log.info(
+                    "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f%s  lr %.4g  %.0fs",
+                    self.epoch, cfg.epochs, train_loss, train_acc, val_loss, val_acc,
+                    " *" if improved else "", lr, time.time() - t0,
+                )
+                if cfg.early_stopping and self.bad_epochs >= cfg.early_stopping:
+                    log.info("early stopping: no improvement for %d epochs", self.bad_epochs)
+                    stopped = True
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+            self._save("last.pt", resume=self._resume_state(), interrupted=True)
+            log.warning("interrupted: saved %s; continue with --resume", self.out / "last.pt")
+        return TrainResult(
+            out=self.out,
+            best_checkpoint=self.out / "best.pt",
+            best_val_acc=self.best_acc,
+            best_epoch=self.best_epoch,
+            epochs_run=self.epoch,
+            interrupted=interrupted,
+            stopped_early=stopped,
+        )
+
+
+def train(cfg: TrainConfig, resume: str | Path | None = None, dataset: FaceDataset | None = None,
+          progress: bool | None = None) -> TrainResult:
+    """Train a model as ``cfg`` says; with ``resume``, continue from a ``last.pt``.
+
+    Refuses to start over a previous run in ``cfg.out`` unless resuming from it."""
+    out = Path(cfg.out)
+    if resume is None and (out / "last.pt").exists():
+        raise FileExistsError(f"{out} already holds a training run; use --resume {out / 'last.pt'} or another --out")
+    trainer = Trainer(cfg, dataset=dataset, progress=progress)
+    if resume is not None:
+        trainer.resume(resume)
+    return trainer.fit()
