@@ -1,0 +1,61 @@
+"""Classification metrics from true labels and predicted probabilities (scikit-learn underneath)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    top_k_accuracy_score,
+)
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    """ECE with equal-width confidence bins: sum over bins of |accuracy - confidence| x share."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (conf > lo) & (conf <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+    return float(ece)
+
+
+def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:
+    """accuracy, balanced_accuracy, macro_f1, top-k, per-class precision/recall/F1, ECE, confusion matrix."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != len(classes) or len(probs) != len(y_true):
+        raise ValueError(f"probs must be (N, {len(classes)}) for {len(y_true)} labels, got {probs.shape}")
+    if len(y_true) == 0:
+        raise ValueError("no samples to evaluate")
+    labels = np.arange(len(classes))
+    y_pred = probs.argmax(axis=1)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    present = np.bincount(y_true, minlength=len(classes)) > 0
+    out = {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        # macro-F1 over the classes present in the ground truth (a dataset lacking a class does not
+        # count it as an F1 of 0)
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels[present], average="macro", zero_division=0)),
+        "ece": expected_calibration_error(y_true, probs),
+        "per_class": {
+            c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, c in enumerate(classes)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "classes": list(classes),
+    }
+    for k in (1, 2, 3):
+        if k < len(classes):
+            out[f"top{k}_accuracy"] = float(top_k_accuracy_score(y_true, probs, k=k, labels=labels))
+    return out

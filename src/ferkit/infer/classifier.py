@@ -1,0 +1,89 @@
+"""Emotion classification of aligned face crops from an ONNX model (ONNX Runtime, no PyTorch needed)
+or a training checkpoint (PyTorch). Both carry their classes and preprocessing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ferkit.infer.preprocess import check_preprocess, tta_views
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "ferkit_default.onnx"
+METADATA_KEY = "ferkit"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class EmotionClassifier:
+    """``predict_proba(faces)`` for (N, S, S) uint8 grayscale faces at the model's ``image_size``."""
+
+    def __init__(self, path: str | Path | None = None, threads: int = 0):
+        self.path = Path(path) if path else DEFAULT_MODEL
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: no such model file")
+        if self.path.suffix == ".onnx":
+            self._load_onnx(threads)
+        else:
+            self._load_checkpoint(threads)
+        self.preprocess = check_preprocess(self.preprocess)
+        self.image_size = int(self.preprocess["image_size"])
+
+    def _load_onnx(self, threads: int) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"{self.path}: not a loadable ONNX model ({exc})") from exc
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in meta:
+            raise ValueError(f"{self.path}: ONNX model has no ferkit metadata (export it with `ferkit export`)")
+        info = json.loads(meta[METADATA_KEY])
+        self.classes = tuple(info["classes"])
+        self.preprocess = info["preprocess"]
+        self.info = info
+        self.input_name = self.session.get_inputs()[0].name
+        self.backend = "onnxruntime"
+
+    def _load_checkpoint(self, threads: int) -> None:
+        import torch
+
+        from ferkit.models.checkpoint import load_checkpoint
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model, state = load_checkpoint(self.path)
+        self.classes = tuple(state["classes"])
+        self.preprocess = state["preprocess"]
+        self.info = {k: state.get(k) for k in ("model", "epoch", "metrics", "dataset")}
+        self.backend = "torch"
+
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        if self.backend == "onnxruntime":
+            return self.session.run(None, {self.input_name: x})[0]
+        import torch
+
+        with torch.no_grad():
+            return self.model(torch.from_numpy(x)).numpy()
+
+    def predict_proba(self, faces: np.ndarray, tta: str = "none", batch_size: int = 256) -> np.ndarray:
+        """Class probabilities (N, C), float64 rows summing to 1; logits averaged over TTA views."""
+        faces = np.asarray(faces)
+        if faces.ndim == 2:
+            faces = faces[None]
+        out = np.empty((len(faces), len(self.classes)), dtype=np.float64)
+        for start in range(0, len(faces), batch_size):
+            views = tta_views(faces[start : start + batch_size], self.preprocess, tta)
+            logits = np.mean([self._logits(v) for v in views], axis=0)
+            out[start : start + len(logits)] = softmax(logits)
+        return out

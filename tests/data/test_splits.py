@@ -1,0 +1,42 @@
+import numpy as np
+
+from ferkit.data import FaceDataset
+from ferkit.data.splits import check_no_leak, group_kfold, group_split, train_val_indices
+from ferkit.labels import EMOTIONS
+
+
+def grouped(n_subjects=30, per=6, seed=0):
+    rng = np.random.default_rng(seed)
+    groups = np.repeat([f"S{i:03d}" for i in range(n_subjects)], per)
+    labels = rng.integers(0, 7, len(groups))
+    return FaceDataset(np.zeros((len(groups), 8, 8), np.uint8), labels, EMOTIONS, groups=groups)
+
+
+def test_group_split_never_leaks_a_subject():
+    ds = grouped()
+    split = group_split(ds, val=0.15, test=0.15, seed=1)
+    sets = {s: set(ds.groups[split == s]) for s in ("train", "val", "test")}
+    assert sets["train"] and sets["val"] and sets["test"]
+    assert not (sets["train"] & sets["val"]) and not (sets["train"] & sets["test"]) and not (sets["val"] & sets["test"])
+    assert 0.05 < (split == "test").mean() < 0.3
+
+
+def test_group_kfold_covers_everything_once():
+    ds = grouped()
+    folds = group_kfold(ds, k=5)
+    held = np.concatenate([t for _, t in folds])
+    assert sorted(held.tolist()) == list(range(len(ds)))
+    for tr, te in folds:
+        check_no_leak(ds, tr, te)
+
+
+def test_train_val_official_split(toy_dataset):
+    tr, va = train_val_indices(toy_dataset)
+    assert set(toy_dataset.split[tr]) == {"train"} and set(toy_dataset.split[va]) == {"val"}
+
+
+def test_train_val_without_split_is_grouped():
+    ds = grouped()
+    tr, va = train_val_indices(ds, val_fraction=0.2)
+    assert len(set(tr) & set(va)) == 0 and len(tr) + len(va) == len(ds)
+    check_no_leak(ds, tr, va)

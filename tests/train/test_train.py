@@ -1,0 +1,97 @@
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from ferkit.models.checkpoint import load_checkpoint
+from ferkit.train import AugmentConfig, TrainConfig, augment_batch, load_config, train
+from ferkit.train.config import apply_overrides
+from ferkit.train.trainer import class_weights
+
+TINY = {"widths": (8, 16), "dropout": 0.0}
+
+
+def tiny_config(out, **kw):
+    base = dict(out=str(out), model="vgg_compact", model_cfg=TINY, epochs=2, batch_size=16, lr=0.05,
+                warmup_epochs=0.5, bf16=False, seed=3)
+    base.update(kw)
+    return TrainConfig.from_dict(base)
+
+
+def test_train_writes_outputs_and_learns(tmp_path, toy_dataset):
+    cfg = tiny_config(tmp_path / "run", epochs=6, batch_size=8, augment={"erase": 0.0, "rotate": 0, "scale_min": 1.0,
+                                                           "scale_max": 1.0, "translate": 0.0})
+    result = train(cfg, dataset=toy_dataset, progress=False)
+    assert result.epochs_run == 6
+    for name in ("best.pt", "last.pt", "metrics.csv", "curves.png", "config.json"):
+        assert (tmp_path / "run" / name).exists(), name
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert max(float(r["val_acc"]) for r in rows) == pytest.approx(result.best_val_acc)
+    assert result.best_val_acc > 0.5  # the toy classes are easy; chance is 1/7
+    model, state = load_checkpoint(result.best_checkpoint)
+    assert state["classes"] == list(toy_dataset.classes)
+    assert state["preprocess"]["input_size"] == 40 and state["preprocess"]["image_size"] == 48
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, toy_dataset):
+    full = train(tiny_config(tmp_path / "full"), dataset=toy_dataset, progress=False)
+    # stop a 2-epoch run after its first epoch (as Ctrl-C would), then resume it
+    cfg = tiny_config(tmp_path / "split")
+    from ferkit.train.trainer import Trainer
+
+    t = Trainer(cfg, dataset=toy_dataset, progress=False)
+    t.cfg.epochs = 1
+    t.fit()
+    t.cfg.epochs = 2
+    resumed = train(cfg, resume=tmp_path / "split" / "last.pt", dataset=toy_dataset, progress=False)
+    assert resumed.epochs_run == 2
+    a, _ = load_checkpoint(full.out / "last.pt")
+    b, _ = load_checkpoint(resumed.out / "last.pt")
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(va, vb, msg=k)
+    rows = list(csv.DictReader((tmp_path / "split" / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+
+
+def test_refuses_to_overwrite_a_run(tmp_path, toy_dataset):
+    train(tiny_config(tmp_path / "run", epochs=1), dataset=toy_dataset, progress=False)
+    with pytest.raises(FileExistsError, match="already holds"):
+        train(tiny_config(tmp_path / "run", epochs=1), dataset=toy_dataset, progress=False)
+
+
+def test_config_files_and_overrides(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('model = "resnet"\nepochs = 3\n[augment]\nrotate = 5.0\n')
+    cfg = load_config(toml, ["lr=0.1", "augment.hflip=false", "model_cfg.dropout=0.5"])
+    assert (cfg.model, cfg.epochs, cfg.lr) == ("resnet", 3, 0.1)
+    assert cfg.augment.rotate == 5.0 and cfg.augment.hflip is False
+    assert cfg.model_cfg == {"dropout": 0.5}
+    yml = tmp_path / "c.yaml"
+    yml.write_text("optimizer: adamw\naugment:\n  erase: 0.0\n")
+    cfg = load_config(yml)
+    assert cfg.optimizer == "adamw" and cfg.augment.erase == 0.0 and cfg.epochs == TrainConfig().epochs
+    with pytest.raises(ValueError, match="unknown config keys"):
+        load_config(None, ["epoch=3"])
+    assert apply_overrides({}, ["a.b=[1, 2]"]) == {"a": {"b": [1, 2]}}
+
+
+def test_augment_batch_shapes_and_identity():
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randint(0, 256, (8, 48, 48), dtype=torch.uint8)
+    out = augment_batch(imgs, 40, AugmentConfig(), g)
+    assert out.shape == (8, 1, 40, 40) and out.min() >= 0 and out.max() <= 1
+    off = AugmentConfig(hflip=False, scale_min=1, scale_max=1, aspect=0, rotate=0, translate=0,
+                        random_crop=False, erase=0, noise=0)
+    same = augment_batch(imgs, 48, off, g)
+    torch.testing.assert_close(same[:, 0], imgs.float() / 255, atol=1e-5, rtol=0)
+    center = augment_batch(imgs, 40, off, g)
+    torch.testing.assert_close(center[:, 0], imgs[:, 4:44, 4:44].float() / 255, atol=1e-5, rtol=0)
+
+
+def test_class_weights():
+    labels = np.array([0, 0, 0, 1])
+    w = class_weights(labels, 2, "balanced")
+    torch.testing.assert_close(w, torch.tensor([4 / 6, 2.0]))
+    assert class_weights(labels, 2, "none") is None
