@@ -14,6 +14,11 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output .onnx path")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--card-data", metavar="PATH", help="also write a model card (JSON + Markdown beside --out) "
+                   "with metrics on this dataset's val and test splits")
+    p.add_argument("--card-cross", metavar="PATH", help="dataset evaluated whole for the card's cross-dataset results")
+    p.add_argument("--card-command", default="", help="the training command, recorded in the card")
+    p.add_argument("--card-config", default="", help="the training config file, recorded in the card")
     p.set_defaults(func=run)
 
 
@@ -21,4 +26,12 @@ def run(args: argparse.Namespace) -> int:
     out = export_onnx(args.checkpoint, args.out, opset=args.opset, overwrite=args.overwrite)
     diff = max_abs_difference(args.checkpoint, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); max |logit difference| vs PyTorch: {diff:.2e}")
+    if args.card_data:
+        from ferkit.export.model_card import card_markdown, make_model_card, write_model_card
+
+        card = make_model_card(args.checkpoint, out, args.card_data, args.card_cross, args.card_command,
+                               args.card_config)
+        js, md = write_model_card(card, out.with_suffix(""))
+        print(card_markdown(card))
+        print(f"wrote {js} and {md}")
     return 0

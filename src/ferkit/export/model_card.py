@@ -1,0 +1,109 @@
+"""Model cards (JSON plus Markdown) whose numbers come from evaluations run when the card is made."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from ferkit.evaluate import evaluate
+from ferkit.infer import EmotionClassifier
+from ferkit.models.checkpoint import read_checkpoint
+
+HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "top3_accuracy", "ece")
+
+
+def _headline(report: dict) -> dict:
+    out = {k: round(report[k], 4) for k in HEADLINE if k in report}
+    out["n"] = report["n"]
+    out["per_class_f1"] = {c: round(m["f1"], 4) for c, m in report["per_class"].items()}
+    out["confusion_matrix"] = report["confusion_matrix"]
+    if "unmapped" in report:
+        out["unmapped"] = report["unmapped"]
+    return out
+
+
+def make_model_card(checkpoint: str | Path, onnx_path: str | Path, data: str | Path,
+                    cross_data: str | Path | None = None, command: str = "", config_path: str = "") -> dict:
+    """Evaluate the exported model on the test split (no TTA, flip, ten-crop), the validation split,
+    and optionally all of a cross dataset, and collect the training recipe from the checkpoint."""
+    state = read_checkpoint(checkpoint)
+    clf = EmotionClassifier(onnx_path)
+    card = {
+        "name": Path(onnx_path).stem,
+        "file": Path(onnx_path).name,
+        "size_mb": round(Path(onnx_path).stat().st_size / 1e6, 2),
+        "date": dt.date.today().isoformat(),
+        "architecture": state["model"],
+        "parameters": int(sum(v.numel() for k, v in state["state_dict"].items()
+                              if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))),
+        "classes": state["classes"],
+        "preprocess": state["preprocess"],
+        "training": {
+            "dataset": state.get("dataset"),
+            "config": state.get("train_config"),
+            "config_file": config_path,
+            "command": command,
+            "selected_epoch": state.get("epoch"),
+            "selection": "best validation (FER2013 PublicTest) accuracy",
+        },
+        "evaluation": {},
+    }
+    ev = card["evaluation"]
+    ev["val"] = _headline(evaluate(clf, data, split="val"))
+    for tta in ("none", "flip", "ten_crop"):
+        ev[f"test_tta_{tta}"] = _headline(evaluate(clf, data, split="test", tta=tta))
+    if cross_data:
+        for tta in ("none", "ten_crop"):
+            ev[f"cross_{Path(cross_data).stem}_all_tta_{tta}"] = _headline(evaluate(clf, cross_data, split="all", tta=tta))
+    return card
+
+
+def card_markdown(card: dict) -> str:
+    t = card["training"]
+    lines = [
+        f"# Model card: {card['name']}",
+        "",
+        f"- File: `{card['file']}` ({card['size_mb']} MB, ONNX), date {card['date']}",
+        f"- Architecture: `{card['architecture']['name']}` {json.dumps({k: v for k, v in card['architecture'].items() if k != 'name'})}",
+        f"- Parameters: {card['parameters']:,}",
+        f"- Classes (output order): {', '.join(card['classes'])}",
+        f"- Preprocessing: grayscale face resized to {card['preprocess']['image_size']} px, centre "
+        f"{card['preprocess']['input_size']} px crop, /255, mean {card['preprocess']['mean']}, std {card['preprocess']['std']}",
+        "",
+        "## Data and protocol",
+        f"Trained on {t['dataset']} Training (28,709 images); checkpoint selected by {t['selection']} "
+        f"(epoch {t['selected_epoch']}); PrivateTest is reported only, never used to choose anything.",
+        "",
+        "## Recipe",
+        f"Config file: `{t['config_file']}`. Command:",
+        "",
+        "```",
+        t["command"],
+        "```",
+        "",
+        "## Results",
+        "",
+        "| evaluation | n | accuracy | balanced acc. | macro-F1 | top-2 | top-3 | ECE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in card["evaluation"].items():
+        lines.append(f"| {name} | {m['n']} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} | {m['macro_f1']:.4f} "
+                     f"| {m.get('top2_accuracy', 0):.4f} | {m.get('top3_accuracy', 0):.4f} | {m['ece']:.4f} |")
+    lines += ["", "`val` = FER2013 PublicTest, `test` = FER2013 PrivateTest; `cross_*` = all of another dataset, classes "
+              "matched by name, classes the model lacks (contempt) left out and reported below.", ""]
+    for name, m in card["evaluation"].items():
+        for cls, u in m.get("unmapped", {}).items():
+            pred = ", ".join(f"{c} {k}" for c, k in u["predicted"].items() if k)
+            lines.append(f"- {name}: {cls} (n = {u['n']}) predicted as {pred}")
+    lines += ["", "Per-class F1 on PrivateTest (no TTA): " + ", ".join(
+        f"{c} {v:.3f}" for c, v in card["evaluation"]["test_tta_none"]["per_class_f1"].items()), ""]
+    return "\n".join(lines)
+
+
+def write_model_card(card: dict, stem: str | Path) -> tuple[Path, Path]:
+    stem = Path(stem)
+    js, md = stem.with_suffix(".json"), stem.with_suffix(".md")
+    js.write_text(json.dumps(card, indent=2) + "\n")
+    md.write_text(card_markdown(card))
+    return js, md
