@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +29,14 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int 
     return float(ece)
 
 
+def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y_true`` (predictions of absent classes count as
+    errors; scikit-learn warns about them, which is expected in cross-dataset use)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return float(balanced_accuracy_score(y_true, y_pred))
+
+
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:
     """accuracy, balanced_accuracy, macro_f1, top-k, per-class precision/recall/F1, ECE, confusion matrix."""
     y_true = np.asarray(y_true, dtype=np.int64)
@@ -43,7 +52,7 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Seque
     out = {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
         # macro-F1 over the classes present in the ground truth (a dataset lacking a class does not
         # count it as an F1 of 0)
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels[present], average="macro", zero_division=0)),
