@@ -95,3 +95,59 @@ def test_class_weights():
     w = class_weights(labels, 2, "balanced")
     torch.testing.assert_close(w, torch.tensor([4 / 6, 2.0]))
     assert class_weights(labels, 2, "none") is None
+
+
+def test_ctrl_c_saves_and_resumes(tmp_path, toy_dataset, monkeypatch):
+    from ferkit.models.checkpoint import read_checkpoint
+    from ferkit.train.trainer import Trainer
+
+    cfg = tiny_config(tmp_path / "run", epochs=3)
+    trainer = Trainer(cfg, dataset=toy_dataset, progress=False)
+    real_epoch = trainer._train_epoch
+    calls = {"n": 0}
+
+    def interrupt_second_epoch():
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_epoch()
+
+    monkeypatch.setattr(trainer, "_train_epoch", interrupt_second_epoch)
+    result = trainer.fit()
+    assert result.interrupted and result.epochs_run == 1
+    state = read_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["interrupted"] is True and state["epoch"] == 1
+    resumed = train(cfg, resume=tmp_path / "run" / "last.pt", dataset=toy_dataset, progress=False)
+    assert resumed.epochs_run == 3 and not resumed.interrupted
+
+
+def test_early_stopping_plateau_and_adamw(tmp_path, toy_dataset):
+    cfg = tiny_config(tmp_path / "run", epochs=30, lr=0.0, optimizer="adamw", scheduler="plateau", early_stopping=2)
+    result = train(cfg, dataset=toy_dataset, progress=False)
+    # with lr 0 nothing improves after the first epoch: stops after 1 + 2 epochs
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
+
+
+def test_bad_config_values(tmp_path, toy_dataset):
+    with pytest.raises(ValueError, match="optimizer"):
+        train(tiny_config(tmp_path / "a", optimizer="rmsprop"), dataset=toy_dataset, progress=False)
+    with pytest.raises(ValueError, match="scheduler"):
+        train(tiny_config(tmp_path / "b", scheduler="step"), dataset=toy_dataset, progress=False)
+    with pytest.raises(ValueError, match="image_size"):
+        train(tiny_config(tmp_path / "c", image_size=64), dataset=toy_dataset, progress=False)
+
+
+def test_init_from_checkpoint_with_other_classes(tmp_path, toy_dataset):
+    from ferkit.data import FaceDataset
+
+    first = train(tiny_config(tmp_path / "a", epochs=1), dataset=toy_dataset, progress=False)
+    four = FaceDataset(toy_dataset.images, toy_dataset.labels % 4, toy_dataset.classes[:4], split=toy_dataset.split)
+    cfg = tiny_config(tmp_path / "b", epochs=1, lr=0.0, init_from=str(first.best_checkpoint))
+    result = train(cfg, dataset=four, progress=False)
+    a, _ = load_checkpoint(first.best_checkpoint)
+    b, state = load_checkpoint(result.best_checkpoint)
+    torch.testing.assert_close(a.features[0].weight, b.features[0].weight)  # lr 0: copied, unchanged
+    assert state["classes"] == list(toy_dataset.classes[:4])
+    with pytest.raises(ValueError, match="not 'resnet'"):
+        train(tiny_config(tmp_path / "c", model="resnet", init_from=str(first.best_checkpoint)),
+              dataset=toy_dataset, progress=False)

@@ -23,6 +23,9 @@ class TrainConfig:
     out: str = "runs/train"
     model: str = "vgg_compact"
     model_cfg: dict[str, Any] = field(default_factory=dict)
+    #: start from the weights of this checkpoint (same architecture); layers whose shapes differ
+    #: (e.g. the classifier for another number of classes) keep their fresh initialisation
+    init_from: str | None = None
     #: faces are resized to image_size; the model sees input_size crops (None: the model's default)
     image_size: int = 48
     input_size: int | None = None

@@ -102,6 +102,8 @@ class Trainer:
         self.model = create(
             cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg
         )
+        if cfg.init_from:
+            self._init_weights(cfg.init_from)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.weights = class_weights(self.ds.labels[self.train_idx], len(self.ds.classes), cfg.class_weights)
@@ -131,6 +133,19 @@ class Trainer:
         self.best_acc = -1.0
         self.best_epoch = 0
         self.bad_epochs = 0
+
+    def _init_weights(self, path: str | Path) -> None:
+        state = read_checkpoint(path)
+        if state["model"]["name"] != self.cfg.model:
+            raise ValueError(f"{path} holds a {state['model']['name']!r} model, not {self.cfg.model!r}")
+        own = self.model.state_dict()
+        taken = {k: v for k, v in state["state_dict"].items() if k in own and own[k].shape == v.shape}
+        if not taken:
+            raise ValueError(f"{path}: no weights match the shapes of {self.cfg.model!r} with this config")
+        self.model.load_state_dict(taken, strict=False)
+        skipped = sorted(set(own) - set(taken))
+        log.info("initialised %d tensors from %s%s", len(taken), path,
+                 f"; kept fresh: {', '.join(skipped)}" if skipped else "")
 
     # ----------------------------------------------------------------- state
     def _resume_state(self) -> dict:
