@@ -29,5 +29,4 @@ def load_ckplus_npz(path: str | Path) -> FaceDataset:
 
 def load_ckplus_folders(root: str | Path, size: int = 48) -> FaceDataset:
     """``root/<class>/S005_001_00000011.png``: the subject id comes from the file name."""
-    ds = load_class_folders(root, size=size, group_fn=ckplus_group, name="ckplus")
-    return ds
+    return load_class_folders(root, size=size, group_fn=ckplus_group, name="ckplus")

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ferkit.data.dataset import FaceDataset, Problem
 from ferkit.data.images import IMAGE_SUFFIXES, load_gray
-from ferkit.labels import ALIASES, canonical_name
+from ferkit.labels import ALIASES, CANONICAL, canonical_name
 
 #: Folder names that mean a split, mapped to ferkit's split names.
 SPLIT_DIRS = {
@@ -76,8 +76,6 @@ def load_class_folders(
         layout = [("", cls, d) for cls, d in _class_dirs(root, problems)]
     if not layout:
         raise ValueError(f"{root}: no class folders found (expected e.g. {root}/happy/*.png)")
-
-    from ferkit.labels import CANONICAL
 
     found = {cls for _, cls, _ in layout}
     if classes is None:
