@@ -7,9 +7,9 @@ import logging
 import sys
 
 from ferkit import __version__
-from ferkit.cli import data_cmd, evaluate_cmd, export_cmd, models_cmd, predict_cmd, train_cmd
+from ferkit.cli import analyze_cmd, data_cmd, evaluate_cmd, export_cmd, models_cmd, predict_cmd, train_cmd
 
-COMMANDS = (train_cmd, evaluate_cmd, export_cmd, predict_cmd, data_cmd, models_cmd)
+COMMANDS = (analyze_cmd, train_cmd, evaluate_cmd, export_cmd, predict_cmd, data_cmd, models_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +22,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_opencv() -> None:
+    """ferkit reports unreadable inputs itself; OpenCV's own decoder warnings only add noise."""
+    try:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except (ImportError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_opencv()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",

@@ -24,6 +24,9 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarra
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file")
+    if data[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:].tobytes():
+        # OpenCV decodes a cut-off JPEG with a grey lower part and only a warning
+        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
     image = cv2.imdecode(data, flags)
     if image is None:
         raise ImageReadError(f"{path}: not a readable image (corrupt, truncated or not an image format)")

@@ -1,0 +1,140 @@
+"""Face alignment: level the eyes, crop a square around the face with a margin, grayscale, resize
+to the model's input; and eye/eyebrow and mouth region crops from landmarks.
+
+The crop is ``scale`` times the box side, centred on the box centre moved by ``shift`` (fractions
+of the box side). Each detector has its own defaults (``CROP_DEFAULTS``), measured so that the crop
+frames a face as FER2013's 48x48 images do (``benchmarks/calibrate_crop.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ferkit.data.images import resize_gray, to_gray
+from ferkit.faces.detection import LANDMARK_SCHEMES, Detection
+
+#: per detector: crop side / box side, and the crop centre's shift (x, y) in box sides
+#: measured on 300 FER2013 PublicTest faces: `python benchmarks/calibrate_crop.py --data fer2013.npz --n 300`
+CROP_DEFAULTS: dict[str, dict] = {
+    "blazeface": {"scale": 1.19, "shift": (0.0, -0.10)},
+    "dlib_hog": {"scale": 1.28, "shift": (0.03, -0.07)},
+    "haar": {"scale": 1.04, "shift": (0.0, 0.0)},
+}
+#: faces tilted less than this (degrees) are not rotated
+MIN_ROTATION = 1.0
+
+
+@dataclass
+class AlignedFace:
+    """``image``: the (size, size) uint8 grayscale crop; ``matrix``: the 2x3 affine transform from
+    original image pixels to crop pixels; ``angle``: the rotation applied, in degrees."""
+
+    image: np.ndarray
+    matrix: np.ndarray
+    angle: float
+
+    def transform(self, points: np.ndarray) -> np.ndarray:
+        """Map (K, 2) points from the original image into the crop."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        return pts @ self.matrix[:, :2].T + self.matrix[:, 2]
+
+
+def eye_angle(right_eye: np.ndarray, left_eye: np.ndarray) -> float:
+    """The tilt of the line from the person's right eye (image left) to the left eye, in degrees
+    (positive: the image-right eye is lower)."""
+    dx, dy = np.asarray(left_eye, dtype=np.float64) - np.asarray(right_eye, dtype=np.float64)
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
+def crop_matrix(center: tuple[float, float], side: float, out: int, angle: float = 0.0) -> np.ndarray:
+    """The 2x3 transform taking the square of ``side`` pixels at ``center``, rotated by ``angle``
+    degrees, onto an ``out`` x ``out`` image."""
+    k = out / side
+    rot = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), angle, k)
+    rot[:, 2] += np.array([out / 2.0 - center[0], out / 2.0 - center[1]])
+    return rot
+
+
+def align_face(
+    image: np.ndarray,
+    detection: Detection | tuple[float, float, float, float],
+    size: int = 48,
+    scale: float = 1.0,
+    shift: tuple[float, float] = (0.0, 0.0),
+    rotate: bool = True,
+) -> AlignedFace:
+    """The ``size`` x ``size`` grayscale face crop of ``detection`` (or a bare box) in ``image``.
+
+    With eye landmarks and ``rotate``, the crop is turned so the eyes are level. The crop is first
+    taken at (about) full resolution and then shrunk with area interpolation, as dataset images are,
+    so a large face does not alias; parts outside the image repeat the border pixels."""
+    det = detection if isinstance(detection, Detection) else Detection(tuple(detection), 1.0)
+    gray = to_gray(image)
+    x, y, w, h = det.box
+    side_box = max(w, h)
+    if side_box <= 0:
+        raise ValueError(f"empty face box {det.box}")
+    side = side_box * scale
+    center = (x + w / 2 + shift[0] * side_box, y + h / 2 + shift[1] * side_box)
+    angle = 0.0
+    eyes = det.eye_centers() if rotate else None
+    if eyes is not None:
+        tilt = eye_angle(*eyes)
+        angle = tilt if abs(tilt) >= MIN_ROTATION else 0.0
+    mid = int(min(max(round(side), size), 1024))
+    first = crop_matrix(center, side, mid, angle)
+    crop = cv2.warpAffine(gray, first, (mid, mid), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return AlignedFace(resize_gray(crop, size), crop_matrix(center, side, size, angle), angle)
+
+
+#: region name -> landmark indices (iBUG 68 scheme)
+REGIONS_68 = {"eyes": list(range(17, 27)) + list(range(36, 48)), "mouth": list(range(48, 68))}
+
+
+def region_boxes(landmarks: np.ndarray, scheme: str, margin: float = 0.15) -> dict[str, tuple[float, float, float, float]]:
+    """Eye/eyebrow and mouth boxes (x, y, w, h) from landmarks, each grown by ``margin`` of its
+    size on every side. With the 6 BlazeFace keypoints the boxes are placed from the eye distance."""
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if scheme not in LANDMARK_SCHEMES or len(pts) != LANDMARK_SCHEMES[scheme]["n"]:
+        raise ValueError(f"landmarks of shape {pts.shape} do not match scheme {scheme!r}")
+    boxes = {}
+    if scheme == "ibug68":
+        for name, idx in REGIONS_68.items():
+            lo, hi = pts[idx].min(axis=0), pts[idx].max(axis=0)
+            boxes[name] = (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+    else:
+        spec = LANDMARK_SCHEMES[scheme]
+        right, left = pts[spec["right_eye"]].mean(axis=0), pts[spec["left_eye"]].mean(axis=0)
+        mouth = pts[spec["mouth"]].mean(axis=0)
+        d = float(np.linalg.norm(left - right))
+        mid = (left + right) / 2
+        # brows sit about 0.45 eye distances above the eye centres (iBUG 68 faces, mean shape)
+        boxes["eyes"] = (mid[0] - 0.9 * d, mid[1] - 0.6 * d, 1.8 * d, 0.9 * d)
+        boxes["mouth"] = (mouth[0] - 0.6 * d, mouth[1] - 0.35 * d, 1.2 * d, 0.7 * d)
+    return {
+        name: (x - margin * w, y - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin))
+        for name, (x, y, w, h) in boxes.items()
+    }
+
+
+def region_crops(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    scheme: str,
+    sizes: dict[str, tuple[int, int]] | None = None,
+    margin: float = 0.15,
+) -> dict[str, np.ndarray]:
+    """Grayscale crops of the eye/eyebrow and mouth regions, resized to ``sizes`` (width, height);
+    defaults: eyes 64x32, mouth 48x32. Use on an aligned face with its transformed landmarks."""
+    sizes = {"eyes": (64, 32), "mouth": (48, 32), **(sizes or {})}
+    gray = to_gray(image)
+    crops = {}
+    for name, (x, y, w, h) in region_boxes(landmarks, scheme, margin).items():
+        out_w, out_h = sizes[name]
+        src = np.float32([[x, y], [x + w, y], [x, y + h]])
+        dst = np.float32([[0, 0], [out_w, 0], [0, out_h]])
+        m = cv2.getAffineTransform(src, dst)
+        crops[name] = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return crops

@@ -1,0 +1,132 @@
+"""Analysing many image files: expanding paths, folders and globs, one record per image with a
+clear ``error`` instead of an exception, and annotated copies that never overwrite anything."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from ferkit.data.images import IMAGE_SUFFIXES, ImageReadError
+from ferkit.infer.annotate import draw_faces
+from ferkit.infer.inputs import UnsupportedImageError
+from ferkit.infer.recognizer import Recognizer
+
+GLOB_CHARS = set("*?[")
+WRITABLE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """A file to analyse; ``relative`` names it under the annotation folder; ``error`` is set for
+    arguments that matched nothing."""
+
+    path: Path
+    relative: Path
+    error: str | None = None
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def expand_inputs(args: Iterable[str | Path]) -> list[InputItem]:
+    """Files as given, folders searched recursively for image files, globs expanded (``**``
+    works); a missing path or a glob matching nothing becomes an item with an ``error``."""
+    items: list[InputItem] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, relative: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            items.append(InputItem(path, relative))
+
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            for p in _folder_images(path):
+                add(p, Path(path.name) / p.relative_to(path))
+        elif path.exists():
+            add(path, Path(path.name))
+        elif GLOB_CHARS & set(str(arg)):
+            matches = sorted(Path(m) for m in glob.glob(str(arg), recursive=True))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                items.append(InputItem(path, Path(path.name), f"{arg}: no file matches this pattern"))
+            for m in files:
+                add(m, Path(m.name))
+        else:
+            items.append(InputItem(path, Path(path.name), f"{arg}: no such file or directory"))
+    return items
+
+
+def image_record(path: Path, width: int | None, height: int | None, faces: list[dict], error: str | None) -> dict[str, Any]:
+    """``status``: ok (faces found), no_face (read, but no face) or error (not read)."""
+    status = "error" if width is None else ("ok" if faces else "no_face")
+    return {"path": str(path), "width": width, "height": height, "status": status, "error": error, "faces": faces}
+
+
+class Annotator:
+    """Writes annotated copies under ``folder``, mirroring the inputs' relative names; refuses to
+    write over an input, and keeps an existing file unless ``overwrite``."""
+
+    def __init__(self, folder: str | Path, inputs: Iterable[Path] = (), overwrite: bool = False):
+        self.folder = Path(folder)
+        self.overwrite = overwrite
+        self.protected = {Path(p).resolve() for p in inputs}
+        self.written: set[Path] = set()
+
+    def target(self, relative: Path) -> Path:
+        rel = relative if relative.suffix.lower() in WRITABLE_SUFFIXES else relative.with_suffix(".png")
+        out = self.folder / rel
+        n = 2
+        while out.resolve() in self.written:
+            out = self.folder / rel.with_name(f"{rel.stem}_{n}{rel.suffix}")
+            n += 1
+        return out
+
+    def write(self, relative: Path, image) -> tuple[Path, str | None]:
+        """Write the image; returns its path and a note when it was not written."""
+        out = self.target(relative)
+        resolved = out.resolve()
+        if resolved in self.protected:
+            return out, f"{out}: not written, it is one of the inputs"
+        if out.exists() and not self.overwrite:
+            return out, f"{out}: exists, kept (use --overwrite to replace it)"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(out), image):
+            return out, f"{out}: could not be written"
+        self.written.add(resolved)
+        return out, None
+
+
+def analyze_items(recognizer: Recognizer, items: Iterable[InputItem], annotator: Annotator | None = None) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """One record per input (see ``image_record``) and a note about its annotated copy, if any.
+    An input that cannot be read never stops the batch."""
+    for item in items:
+        if item.error:
+            yield image_record(item.path, None, None, [], item.error), None
+            continue
+        try:
+            bgr, detections = recognizer.detect(item.path)
+        except (FileNotFoundError, ImageReadError, UnsupportedImageError, OSError) as exc:
+            yield image_record(item.path, None, None, [], str(exc)), None
+            continue
+        faces = recognizer.faces_from(detections, recognizer.classify(recognizer.align(bgr, detections)))
+        dicts = [f.to_dict() for f in faces]
+        height, width = bgr.shape[:2]
+        record = image_record(item.path, width, height, dicts, None if dicts else "no face found")
+        note = None
+        if annotator is not None:
+            out, note = annotator.write(item.relative, draw_faces(bgr, dicts))
+            if note is None:
+                record["annotated"] = str(out)
+        yield record, note
