@@ -11,13 +11,13 @@ DEMO_OUT := demo-out
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,dlib]'
 	touch $(STAMP)
 
+# Analyse the bundled sample photo: results JSON and an annotated copy in demo-out/.
 demo: $(STAMP)
-	$(BIN)/ferkit models
-	$(BIN)/ferkit predict src/ferkit/samples/astronaut_face.png
-	$(BIN)/ferkit predict --tta ten_crop --json src/ferkit/samples/astronaut_face.png
+	$(BIN)/ferkit analyze src/ferkit/samples/astronaut.png --out $(DEMO_OUT)/astronaut.json --annotate $(DEMO_OUT) --overwrite
+	@echo "results: $(DEMO_OUT)/astronaut.json   annotated image: $(DEMO_OUT)/astronaut.png"
 
 # Fast tests; tests needing the shared datasets run when they are present and skip (with the reason) if not.
 test: $(STAMP)
@@ -30,6 +30,7 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/inference_throughput.py
+	$(BIN)/python benchmarks/analyze_throughput.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -27,6 +27,7 @@ OUT = Path(__file__).resolve().parent.parent / "src" / "ferkit" / "weights" / "b
 
 def dynamic_batch(model: onnx.ModelProto) -> None:
     """Let the batch dimension vary: symbolic I/O batch and Reshape targets that copy it (0)."""
+    del model.graph.value_info[:]  # intermediate shapes recorded for batch 1
     for value in list(model.graph.input) + list(model.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "N"
     reshape_shapes = {n.input[1] for n in model.graph.node if n.op_type == "Reshape"}

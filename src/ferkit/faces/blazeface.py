@@ -1,8 +1,7 @@
 """BlazeFace short-range (MediaPipe, Apache-2.0) run with ONNX Runtime: fast, with 6 keypoints.
 
 The model sees the image letterboxed to 128x128, so it finds faces larger than about a tenth of
-the image's longer side; ``upsample`` adds overlapping tiles ((k+1) x (k+1) of them) to find
-smaller ones."""
+the image's longer side; ``upsample`` adds overlapping tiles to find smaller ones."""
 
 from __future__ import annotations
 
@@ -18,6 +17,8 @@ MODEL_PATH = Path(__file__).resolve().parent.parent / "weights" / "blazeface_sho
 INPUT = 128
 #: SSD anchors of the short-range model: (stride, anchors per cell); all of size 1 (fixed)
 ANCHOR_LAYERS = ((8, 2), (16, 6))
+#: tiles overlap so that a face cut by one tile's edge is whole in its neighbour
+TILE_OVERLAP = 1.3
 
 
 def ssd_anchors() -> np.ndarray:
@@ -47,16 +48,22 @@ class BlazeFaceDetector:
         self.anchors = ssd_anchors()
 
     def _windows(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
-        """The whole image, then for ``upsample`` k a (k+1) x (k+1) grid of overlapping tiles."""
+        """The whole image, then for ``upsample`` k overlapping tiles 2**k times smaller than the
+        longer side (each step halves the smallest face found: about 11% of the window)."""
         windows = [(0, 0, width, height)]
         k = self.options.upsample
         if k:
-            n = k + 1
-            side = int(np.ceil(max(width, height) / n * 1.5))
-            for i in range(n):
-                for j in range(n):
-                    x = int(round(j * max(width - side, 0) / max(n - 1, 1)))
-                    y = int(round(i * max(height - side, 0) / max(n - 1, 1)))
+            side = int(np.ceil(max(width, height) / 2**k))
+            step = side / TILE_OVERLAP
+
+            def starts(length: int) -> list[int]:
+                if length <= side:
+                    return [0]
+                n = int(np.ceil((length - side) / step)) + 1
+                return [int(round(v)) for v in np.linspace(0, length - side, n)]
+
+            for y in starts(height):
+                for x in starts(width):
                     windows.append((x, y, min(side, width - x), min(side, height - y)))
         return windows
 

@@ -1,0 +1,88 @@
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import ferkit
+from ferkit.cli import main
+from ferkit.labels import EMOTIONS
+
+SAMPLE = Path(ferkit.__file__).parent / "samples" / "astronaut.png"
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    shutil.copy(SAMPLE, d / "astronaut.png")
+    img = cv2.imread(str(SAMPLE))
+    ok, jpg = cv2.imencode(".jpg", img)
+    (d / "sub" / "astronaut.jpg").write_bytes(jpg.tobytes())
+    (d / "sub" / "truncated.jpg").write_bytes(jpg.tobytes()[: len(jpg) // 2])
+    (d / "corrupt.png").write_bytes(SAMPLE.read_bytes()[:2000])
+    (d / "notes.png").write_text("not an image at all")
+    (d / "empty.png").write_bytes(b"")
+    cv2.imwrite(str(d / "blank.png"), np.full((120, 160, 3), 128, np.uint8))
+    return d
+
+
+def test_analyze_folder_with_good_and_bad_files(inputs, tmp_path, capsys):
+    out = tmp_path / "res.json"
+    before = {p: p.read_bytes() for p in inputs.rglob("*") if p.is_file()}
+    code = main(["analyze", str(inputs), str(tmp_path / "missing.jpg"), "--out", str(out),
+                 "--annotate", str(tmp_path / "ann")])
+    err = capsys.readouterr().err
+    assert code == 1
+    records = {Path(r["path"]).name: r for r in json.loads(out.read_text())}
+    assert len(records) == 8
+    for name in ("astronaut.png", "astronaut.jpg"):
+        r = records[name]
+        assert r["status"] == "ok" and r["error"] is None and (r["width"], r["height"]) == (512, 512)
+        face = r["faces"][0]
+        assert set(face) >= {"box", "score", "emotions", "label", "sentiment"}
+        assert list(face["emotions"]) == list(EMOTIONS) and face["label"] == "happy"
+        assert Path(r["annotated"]).exists()
+    assert records["blank.png"]["status"] == "no_face" and records["blank.png"]["error"] == "no face found"
+    reasons = {
+        "truncated.jpg": "truncated JPEG", "corrupt.png": "not a readable image", "notes.png": "not a readable image",
+        "empty.png": "empty file", "missing.jpg": "no such file",
+    }
+    for name, reason in reasons.items():
+        assert records[name]["status"] == "error" and reason in records[name]["error"], name
+        assert name in err
+    # annotated copies mirror the folder; the inputs are untouched
+    assert (tmp_path / "ann" / "photos" / "sub" / "astronaut.jpg").exists()
+    assert all(p.read_bytes() == data for p, data in before.items())
+    # an existing results file is kept unless --overwrite
+    assert main(["analyze", str(inputs / "astronaut.png"), "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_analyze_csv_and_jsonl(inputs, tmp_path):
+    good = [str(inputs / "astronaut.png"), str(inputs / "blank.png")]
+    assert main(["analyze", *good, "--out", str(tmp_path / "r.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert len(rows) == 2 and rows[0]["label"] == "happy" and rows[1]["status"] == "no_face"
+    assert abs(sum(float(rows[0][c]) for c in EMOTIONS) - 1) < 1e-9
+    assert main(["analyze", *good, "--out", str(tmp_path / "r.jsonl"), "--detector", "haar"]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in lines] == ["ok", "no_face"]
+
+
+def test_analyze_prints_without_out(inputs, capsys):
+    assert main(["analyze", str(inputs / "astronaut.png")]) == 0
+    out = capsys.readouterr().out
+    assert "1 face(s): happy" in out
+
+
+def test_annotate_keeps_existing_and_never_writes_over_inputs(inputs, capsys):
+    target = inputs  # annotating into the input folder itself
+    img = inputs / "astronaut.png"
+    before = img.read_bytes()
+    assert main(["analyze", str(img), "--annotate", str(target), "--overwrite"]) == 0
+    assert img.read_bytes() == before
+    assert "one of the inputs" in capsys.readouterr().err
