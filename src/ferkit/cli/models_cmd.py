@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from ferkit.faces import detector_entry, list_detectors
 from ferkit.models import count_parameters, create, list_models, model_entry
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("models", help="list registered models", description="List registered models.")
+    p = sub.add_parser("models", help="list registered models and face detectors",
+                       description="List registered emotion models and face detectors.")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name filter")
     p.set_defaults(func=run)
 
@@ -18,4 +20,9 @@ def run(args: argparse.Namespace) -> int:
     for name in list_models(args.pattern):
         e = model_entry(name)
         print(f"{name:<15} {count_parameters(create(name)):>12,} {e.input_size:>6}  {e.description}")
+    print(f"\n{'face detector':<15} {'landmarks':>12} {'ready':>6}  description")
+    for name in list_detectors():
+        d = detector_entry(name)
+        ready = "yes" if d.available() else "no"
+        print(f"{name:<15} {d.landmarks or '-':>12} {ready:>6}  {d.description}")
     return 0

@@ -1,7 +1,8 @@
 """BlazeFace short-range (MediaPipe, Apache-2.0) run with ONNX Runtime: fast, with 6 keypoints.
 
 The model sees the image letterboxed to 128x128, so it finds faces larger than about a tenth of
-the image's longer side; ``upsample`` adds overlapping tiles to find smaller ones."""
+the window; non-square images are also seen as overlapping squares, and ``upsample`` adds
+smaller tiles to find smaller faces."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ MODEL_PATH = Path(__file__).resolve().parent.parent / "weights" / "blazeface_sho
 INPUT = 128
 #: SSD anchors of the short-range model: (stride, anchors per cell); all of size 1 (fixed)
 ANCHOR_LAYERS = ((8, 2), (16, 6))
-#: tiles overlap so that a face cut by one tile's edge is whole in its neighbour
-TILE_OVERLAP = 1.3
 
 
 def ssd_anchors() -> np.ndarray:
@@ -30,6 +29,14 @@ def ssd_anchors() -> np.ndarray:
         grid = np.stack([(xs.ravel() + 0.5) / cells, (ys.ravel() + 0.5) / cells], axis=1)
         centers.append(np.repeat(grid, per_cell, axis=0))
     return np.concatenate(centers).astype(np.float32)
+
+
+def square_starts(length: int, side: int) -> list[int]:
+    """Start positions of windows of ``side`` covering ``length`` with steps of at most side/2."""
+    if length <= side:
+        return [0]
+    n = int(np.ceil((length - side) / (side / 2))) + 1
+    return [int(round(v)) for v in np.linspace(0, length - side, n)]
 
 
 class BlazeFaceDetector:
@@ -48,22 +55,17 @@ class BlazeFaceDetector:
         self.anchors = ssd_anchors()
 
     def _windows(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
-        """The whole image, then for ``upsample`` k overlapping tiles 2**k times smaller than the
-        longer side (each step halves the smallest face found: about 11% of the window)."""
+        """The windows the model looks at: the whole image; for a non-square image, also squares
+        of its shorter side along the longer one (so a face needs to be ~11% of the shorter side,
+        not the longer); for ``upsample`` k, also squares 2**k times smaller than the longer side.
+        Neighbouring squares overlap by half, so any face up to half a square fits in one."""
         windows = [(0, 0, width, height)]
-        k = self.options.upsample
-        if k:
-            side = int(np.ceil(max(width, height) / 2**k))
-            step = side / TILE_OVERLAP
-
-            def starts(length: int) -> list[int]:
-                if length <= side:
-                    return [0]
-                n = int(np.ceil((length - side) / step)) + 1
-                return [int(round(v)) for v in np.linspace(0, length - side, n)]
-
-            for y in starts(height):
-                for x in starts(width):
+        short, long_ = min(width, height), max(width, height)
+        sides = [short] if long_ > short * 1.05 else []
+        sides += [int(np.ceil(long_ / 2**k)) for k in range(1, self.options.upsample + 1)]
+        for side in sides:
+            for y in square_starts(height, side):
+                for x in square_starts(width, side):
                     windows.append((x, y, min(side, width - x), min(side, height - y)))
         return windows
 
