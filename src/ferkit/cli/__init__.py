@@ -7,9 +7,19 @@ import logging
 import sys
 
 from ferkit import __version__
-from ferkit.cli import analyze_cmd, data_cmd, evaluate_cmd, export_cmd, models_cmd, predict_cmd, train_cmd
+from ferkit.cli import (
+    analyze_cmd,
+    data_cmd,
+    evaluate_cmd,
+    export_cmd,
+    models_cmd,
+    predict_cmd,
+    score_videos_cmd,
+    train_cmd,
+    webcam_cmd,
+)
 
-COMMANDS = (analyze_cmd, train_cmd, evaluate_cmd, export_cmd, predict_cmd, data_cmd, models_cmd)
+COMMANDS = (analyze_cmd, webcam_cmd, score_videos_cmd, train_cmd, evaluate_cmd, export_cmd, predict_cmd, data_cmd, models_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,10 +9,12 @@ from collections import Counter
 
 from tqdm import tqdm
 
+from ferkit.cli.analyze_video import add_video_arguments, run_videos
 from ferkit.faces import list_detectors
 from ferkit.infer import TTA_MODES, Recognizer, RecognizerOptions
 from ferkit.infer.batch import Annotator, analyze_items, expand_inputs
 from ferkit.infer.writers import ResultWriter
+from ferkit.video import is_video
 from ferkit.labels import SENTIMENT_MAPS
 
 
@@ -40,17 +42,22 @@ def recognizer_options(args: argparse.Namespace) -> RecognizerOptions:
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "analyze", help="faces and emotions in images",
-        description="Detect every face in images, folders (searched recursively) and globs, and give each "
-        "its box and seven emotion probabilities. Exit code 0: every input was read; 1: some could not be "
-        "(each is reported with its reason); 2: bad arguments.",
+        "analyze", help="faces and emotions in images and videos",
+        description="Detect every face in images, videos, folders (searched recursively) and globs, and give "
+        "each its box and seven emotion probabilities; in videos, faces are tracked over time. Exit code 0: "
+        "every input was read; 1: some could not be (each is reported with its reason); 2: bad arguments; "
+        "130: interrupted (results so far are kept).",
     )
-    p.add_argument("paths", nargs="+", help="image files, folders or glob patterns")
-    p.add_argument("--out", help="results file: .json, .jsonl or .csv (one row per face)")
-    p.add_argument("--annotate", metavar="DIR", help="write annotated copies of the images into DIR")
+    p.add_argument("paths", nargs="+", help="image or video files, folders or glob patterns")
+    p.add_argument("--out", help="image results: .json, .jsonl or .csv (one row per face); for a single video, "
+                   "its per-frame rows (.jsonl, .csv, .parquet) with NAME.summary.json and NAME.timeline.png beside")
+    p.add_argument("--annotate", metavar="PATH", help="annotated copies: a folder (images, and NAME.annotated.mp4 "
+                   "per video) or, for one video, a video file such as out.mp4")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
+    p.add_argument("--json", action="store_true", help="print video summaries as JSON")
     p.add_argument("--no-progress", action="store_true")
     add_recognizer_arguments(p)
+    add_video_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -66,9 +73,23 @@ def _summary_line(record: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    items = expand_inputs(args.paths)
-    writer = ResultWriter(args.out, overwrite=args.overwrite) if args.out else None
+    everything = expand_inputs(args.paths, video=True)
+    videos = [i.path for i in everything if not i.error and is_video(i.path)]
+    items = [i for i in everything if i.error or not is_video(i.path)]
     recognizer = Recognizer(recognizer_options(args))
+    failed_videos = 0
+    if videos:
+        failed_videos, interrupted = run_videos(args, recognizer, videos, has_images=bool(items))
+        if interrupted:
+            return 130
+        if not items:
+            return 1 if failed_videos else 0
+    code = run_images(args, recognizer, items)
+    return 1 if failed_videos or code else 0
+
+
+def run_images(args: argparse.Namespace, recognizer, items) -> int:
+    writer = ResultWriter(args.out, overwrite=args.overwrite) if args.out else None
     annotator = Annotator(args.annotate, [i.path for i in items], args.overwrite) if args.annotate else None
     counts: Counter = Counter()
     bar = tqdm(total=len(items), unit="img", disable=args.no_progress or len(items) < 10, file=sys.stderr)

@@ -30,16 +30,22 @@ class InputItem:
     error: str | None = None
 
 
-def _folder_images(folder: Path) -> list[Path]:
+def _folder_files(folder: Path, suffixes: frozenset[str]) -> list[Path]:
     return sorted(
         p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if p.is_file() and p.suffix.lower() in suffixes and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
-def expand_inputs(args: Iterable[str | Path]) -> list[InputItem]:
-    """Files as given, folders searched recursively for image files, globs expanded (``**``
-    works); a missing path or a glob matching nothing becomes an item with an ``error``."""
+def expand_inputs(args: Iterable[str | Path], video: bool = False) -> list[InputItem]:
+    """Files as given, folders searched recursively for image files (and video files with
+    ``video``), globs expanded (``**`` works); a missing path or a glob matching nothing becomes
+    an item with an ``error``."""
+    suffixes = IMAGE_SUFFIXES
+    if video:
+        from ferkit.video.reader import VIDEO_SUFFIXES
+
+        suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     items: list[InputItem] = []
     seen: set[Path] = set()
 
@@ -52,7 +58,7 @@ def expand_inputs(args: Iterable[str | Path]) -> list[InputItem]:
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            for p in _folder_images(path):
+            for p in _folder_files(path, suffixes):
                 add(p, Path(path.name) / p.relative_to(path))
         elif path.exists():
             add(path, Path(path.name))

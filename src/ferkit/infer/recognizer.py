@@ -72,10 +72,18 @@ class Face:
     sentiment: str
     sentiment_scores: dict[str, float]
     landmarks: list[list[float]] | None = None
+    #: in videos and streams: the face's track, and its unsmoothed probabilities (``emotions``
+    #: is then smoothed over time)
+    track_id: int | None = None
+    emotions_raw: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types only."""
-        return asdict(self)
+        """Plain JSON types only (the video-only fields when they are set)."""
+        d = asdict(self)
+        for key in ("track_id", "emotions_raw"):
+            if d[key] is None:
+                del d[key]
+        return d
 
 
 class Recognizer:
@@ -118,10 +126,12 @@ class Recognizer:
             return np.empty((0, len(self.classes)))
         return self.classifier.predict_proba(crops, tta=self.options.tta, batch_size=self.options.batch_size)
 
-    def faces_from(self, detections: list[Detection], probs: np.ndarray) -> list[Face]:
+    def faces_from(self, detections: list[Detection], probs: np.ndarray, track_ids: list[int] | None = None,
+                   raw: np.ndarray | None = None) -> list[Face]:
+        """Face results; with ``raw``, ``probs`` are the smoothed values and ``raw`` the frame's own."""
         sentiment_scores = sentiment_probabilities(probs, self.classes, self._sentiments)
         faces = []
-        for det, p, s in zip(detections, probs, sentiment_scores):
+        for i, (det, p, s) in enumerate(zip(detections, probs, sentiment_scores)):
             label = self.classes[int(np.argmax(p))]
             faces.append(
                 Face(
@@ -132,6 +142,8 @@ class Recognizer:
                     sentiment=self._sentiments[label],
                     sentiment_scores={name: float(v) for name, v in zip(SENTIMENTS, s)},
                     landmarks=None if det.landmarks is None else np.round(det.landmarks, 2).tolist(),
+                    track_id=None if track_ids is None else int(track_ids[i]),
+                    emotions_raw=None if raw is None else {c: float(v) for c, v in zip(self.classes, raw[i])},
                 )
             )
         return faces
@@ -140,3 +152,23 @@ class Recognizer:
         """Every face in ``image`` (a path, NumPy array or PIL image), left to right."""
         bgr, detections = self.detect(image)
         return self.faces_from(detections, self.classify(self.align(bgr, detections)))
+
+    def analyze_video(self, path: str | Path, video_options=None):
+        """Iterate over a video file's sampled frames: ``FrameResult`` (frame index, time in
+        seconds, tracked faces). ``video_options``: a ``ferkit.video.VideoOptions`` (sampling, detection
+        interval, tracking, smoothing). The reader's ``skipped`` count is on the iterator."""
+        from ferkit.video.stream import iterate_video
+
+        return iterate_video(self, path, video_options)
+
+    def analyze_stream(self, image, timestamp_s: float) -> list[Face]:
+        """Faces in one frame of a live stream, tracked across calls (timestamps must increase).
+        ``reset_stream()`` starts a new stream."""
+        from ferkit.video.stream import StreamAnalyzer
+
+        if getattr(self, "_stream", None) is None:
+            self._stream = StreamAnalyzer(self)
+        return self._stream.process(load_bgr(image, self.options.color_order), timestamp_s)
+
+    def reset_stream(self) -> None:
+        self._stream = None
