@@ -12,13 +12,13 @@ from ferkit.models import create
 from ferkit.models.checkpoint import save_checkpoint
 
 
-@pytest.mark.parametrize("command", ["analyze", "train", "evaluate", "export", "predict", "data", "models"])
+@pytest.mark.parametrize("command", ["analyze", "webcam", "score-videos", "train", "evaluate", "export", "predict", "data", "models"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0
     assert "usage: ferkit " + command in capsys.readouterr().out
-    assert len(COMMANDS) == 7
+    assert len(COMMANDS) == 9
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def run_live(recognizer, source: str | int, record: str | Path | None = None, ro
             if record:
                 if video is None:
                     video = VideoWriter(record, fps, frame.shape[1], frame.shape[0])
-                video.write(annotated, t)
+                video.write(annotated)  # recorded at the source frame rate
             if show:
                 cv2.imshow("ferkit", annotated)
                 if cv2.waitKey(1) & 0xFF == ord("q"):

@@ -27,7 +27,7 @@ class VideoOptions:
     detect_every: int = 1
     smoothing_half_life_s: float = 0.5
     iou_threshold: float = 0.3
-    max_center_shift: float = 0.5
+    max_center_shift: float = 1.0
     max_age_s: float = 1.0
 
     def __post_init__(self) -> None:

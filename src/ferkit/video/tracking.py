@@ -34,7 +34,7 @@ class FaceTracker:
     matched; ``max_age_s``: how long an unseen track waits for its face."""
 
     iou_threshold: float = 0.3
-    max_center_shift: float = 0.5
+    max_center_shift: float = 1.0
     max_age_s: float = 1.0
     next_id: int = 0
     tracks: list[Track] = field(default_factory=list)

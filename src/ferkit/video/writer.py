@@ -33,8 +33,10 @@ class VideoWriter:
         self.stream.width, self.stream.height = self.width, self.height
         self.stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         if codec == "libx264":
-            self.stream.options = {"crf": str(crf), "preset": "veryfast"}
+            # no B-frames: with variable frame timing they can make decode times collide
+            self.stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
         self.stream.time_base = Fraction(1, 1000) if codec != "mjpeg" else 1 / self.rate
+        self.stream.codec_context.time_base = self.stream.time_base
         self._count = 0
         self._last_pts = -1
 

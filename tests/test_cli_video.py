@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from ferkit.cli import main
+from ferkit.video.synthetic import Sprite, make_test_video, sample_face
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    face = sample_face(140)
+    make_test_video(d / "one.mp4", [Sprite(face, (50, 60), (200, 80))], 480, 360, 15, 1.0)
+    make_test_video(d / "two.avi", [Sprite(face, (10, 10), (10, 10)), Sprite(face, (300, 150), (300, 150))],
+                    480, 360, 15, 1.0)
+    (d / "broken.mp4").write_bytes(b"\x00" * 1000)
+    (d / "zero.webm").write_bytes(b"")
+    return d
+
+
+def test_analyze_a_video_folder(videos, tmp_path, capsys):
+    out = tmp_path / "results"
+    code = main(["analyze", str(videos), "--out-dir", str(out), "--annotate", str(tmp_path / "ann"), "--fps", "5",
+                 "--format", "csv", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1  # two files are not readable videos; the others were analysed
+    assert "broken.mp4" in err and "zero.webm: empty file" in err
+    for stem, tracks in (("one", 1), ("two", 2)):
+        summary = json.loads((out / f"{stem}.summary.json").read_text())
+        assert summary["tracks"] == tracks and summary["frames_sampled"] == 5 and summary["complete"]
+        assert (out / f"{stem}.frames.csv").exists() and (out / f"{stem}.timeline.png").exists()
+        assert (tmp_path / "ann" / f"{stem}.annotated.mp4").stat().st_size > 1000
+    # existing results are kept unless --overwrite
+    assert main(["analyze", str(videos / "one.mp4"), "--out-dir", str(out), "--format", "csv", "--no-progress"]) == 1
+    assert "exists" in capsys.readouterr().err
+
+
+def test_single_video_out_and_annotate_file(videos, tmp_path, capsys):
+    rows = tmp_path / "one.jsonl"
+    assert main(["analyze", str(videos / "one.mp4"), "--out", str(rows), "--annotate", str(tmp_path / "a.mp4"),
+                 "--no-progress"]) == 0
+    assert (tmp_path / "one.summary.json").exists() and (tmp_path / "a.mp4").exists()
+    lines = rows.read_text().splitlines()
+    assert len(lines) == 15 and json.loads(lines[0])["track_id"] == 0
+    assert main(["analyze", str(videos / "one.mp4"), "--json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["tracks"] == 1
+
+
+def test_score_videos_cli(videos, tmp_path, capsys):
+    out = tmp_path / "res"
+    main(["analyze", str(videos / "one.mp4"), str(videos / "two.avi"), "--out-dir", str(out), "--fps", "5",
+          "--no-progress"])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\none.mp4,happy\ntwo.avi,sad\n")
+    capsys.readouterr()
+    assert main(["score-videos", str(out), "--labels", str(labels), "--json", str(tmp_path / "r.json")]) == 0
+    text = capsys.readouterr().out
+    assert "2 of 2 labelled videos scored" in text and "| vote | 2 | 0.500" in text
+    assert json.loads((tmp_path / "r.json").read_text())["rules"]["mean"]["n"] == 2
+
+
+def test_webcam_on_a_file_source(videos, tmp_path, capsys):
+    assert main(["webcam", str(videos / "one.mp4"), "--record", str(tmp_path / "live.mp4"),
+                 "--rows", str(tmp_path / "live.csv"), "--max-frames", "8"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames"] == 8 and summary["tracks"] == 1
+    assert (tmp_path / "live.mp4").exists() and len((tmp_path / "live.csv").read_text().splitlines()) == 9
+    assert main(["webcam", "9"]) == 2
