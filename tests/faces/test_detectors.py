@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from conftest import ASTRONAUT_FACE, face_patch, place
 from ferkit.faces import Detection, DetectorOptions, create_detector, iou_matrix, list_detectors, weighted_nms
+from ferkit.video.synthetic import ASTRONAUT_FACE, face_box, sample_face
+
+
+def place(canvas, side, x, y):
+    """Paste the astronaut's head (``side`` px) at (x, y); returns her face box."""
+    canvas[y : y + side, x : x + side] = sample_face(side)
+    return face_box(x, y, side)
 
 DETECTORS = list_detectors(available_only=True)
 
@@ -48,9 +54,8 @@ def test_nothing_on_blank_or_noise(name):
 @pytest.mark.parametrize("name", DETECTORS)
 def test_two_faces_sorted_left_to_right_and_limits(name, astronaut):
     canvas = np.full((480, 800, 3), 90, np.uint8)
-    patch = face_patch(astronaut, 150)
-    right_box = place(canvas, patch, 520, 120)
-    left_box = place(canvas, patch, 40, 60)
+    right_box = place(canvas, 240, 520, 120)
+    left_box = place(canvas, 240, 40, 60)
     faces = create_detector(name).detect(canvas)
     assert len(faces) == 2
     assert faces[0].box[0] < faces[1].box[0]
@@ -64,7 +69,7 @@ def test_two_faces_sorted_left_to_right_and_limits(name, astronaut):
 
 def test_blazeface_upsample_finds_small_faces(astronaut):
     canvas = np.full((720, 1280, 3), 90, np.uint8)
-    box = place(canvas, face_patch(astronaut, 56), 900, 500)
+    box = place(canvas, 90, 900, 500)  # a 56 px face
     assert create_detector("blazeface").detect(canvas) == []
     faces = create_detector("blazeface", DetectorOptions(upsample=2)).detect(canvas)
     assert len(faces) == 1 and iou_matrix([faces[0].box], [box])[0, 0] > 0.5

@@ -31,11 +31,11 @@ def ssd_anchors() -> np.ndarray:
     return np.concatenate(centers).astype(np.float32)
 
 
-def square_starts(length: int, side: int) -> list[int]:
-    """Start positions of windows of ``side`` covering ``length`` with steps of at most side/2."""
+def square_starts(length: int, side: int, step: float) -> list[int]:
+    """Start positions of windows of ``side`` covering ``length`` with steps of at most ``step``."""
     if length <= side:
         return [0]
-    n = int(np.ceil((length - side) / (side / 2))) + 1
+    n = int(np.ceil((length - side) / max(step, 1.0))) + 1
     return [int(round(v)) for v in np.linspace(0, length - side, n)]
 
 
@@ -55,36 +55,53 @@ class BlazeFaceDetector:
         self.anchors = ssd_anchors()
 
     def _windows(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
-        """The windows the model looks at: the whole image; for a non-square image, also squares
-        of its shorter side along the longer one (so a face needs to be ~11% of the shorter side,
-        not the longer); for ``upsample`` k, also squares 2**k times smaller than the longer side.
-        Neighbouring squares overlap by half, so any face up to half a square fits in one."""
+        """The windows the model looks at: the whole image (finds faces over ~11% of the longer
+        side); for a non-square image, also squares of its shorter side along the longer one,
+        overlapping by an eighth of the longer side, so a face that is small for the whole image
+        is whole in one square; for ``upsample`` k, also squares 2**k times smaller than the longer
+        side, overlapping by half."""
         windows = [(0, 0, width, height)]
         short, long_ = min(width, height), max(width, height)
-        sides = [short] if long_ > short * 1.05 else []
-        sides += [int(np.ceil(long_ / 2**k)) for k in range(1, self.options.upsample + 1)]
-        for side in sides:
-            for y in square_starts(height, side):
-                for x in square_starts(width, side):
+        layers = [(short, short - long_ / 8)] if long_ > short * 1.05 else []
+        for k in range(1, self.options.upsample + 1):
+            side = int(np.ceil(long_ / 2**k))
+            layers.append((side, side / 2))
+        for side, step in layers:
+            for y in square_starts(height, side, step):
+                for x in square_starts(width, side, step):
                     windows.append((x, y, min(side, width - x), min(side, height - y)))
         return windows
 
-    def _letterbox(self, rgb: np.ndarray, window: tuple[int, int, int, int]) -> tuple[np.ndarray, float]:
-        x, y, w, h = window
-        side = max(w, h)
-        canvas = np.zeros((side, side, 3), dtype=np.uint8)
-        canvas[:h, :w] = rgb[y : y + h, x : x + w]
-        interp = cv2.INTER_AREA if side > INPUT else cv2.INTER_LINEAR
-        small = cv2.resize(canvas, (INPUT, INPUT), interpolation=interp)
-        return small.astype(np.float32) / 127.5 - 1.0, float(side)
+    def _inputs(self, rgb: np.ndarray, windows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, list[float]]:
+        """The 128x128 letterboxed window crops, in [-1, 1]. The image is shrunk once per window
+        size (area interpolation) and the windows are cut from that."""
+        height, width = rgb.shape[:2]
+        batch = np.zeros((len(windows), INPUT, INPUT, 3), dtype=np.uint8)
+        scaled: dict[int, tuple[np.ndarray, float]] = {}
+        sides = []
+        for i, (x, y, w, h) in enumerate(windows):
+            side = max(w, h)
+            sides.append(float(side))
+            if side not in scaled:
+                f = INPUT / side
+                size = (max(1, round(width * f)), max(1, round(height * f)))
+                interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+                scaled[side] = (cv2.resize(rgb, size, interpolation=interp) if f != 1 else rgb, f)
+            small, f = scaled[side]
+            x0, y0 = round(x * f), round(y * f)
+            crop = small[y0 : y0 + min(INPUT, round(h * f)), x0 : x0 + min(INPUT, round(w * f))]
+            batch[i, : crop.shape[0], : crop.shape[1]] = crop
+        x = batch.astype(np.float32)
+        x *= 1 / 127.5
+        x -= 1.0
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), sides
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         image = np.asarray(image)
         rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if image.ndim == 2 else cv2.COLOR_BGR2RGB)
         height, width = rgb.shape[:2]
         windows = self._windows(height, width)
-        inputs, sides = zip(*(self._letterbox(rgb, w) for w in windows))
-        batch = np.ascontiguousarray(np.stack(inputs).transpose(0, 3, 1, 2))
+        batch, sides = self._inputs(rgb, windows)
         regressors, logits = self.session.run(None, {"input": batch})
         # a face must beat the threshold before merging; the merged score is the best member's
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[..., 0], -80, 80)))

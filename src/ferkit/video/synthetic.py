@@ -34,11 +34,25 @@ class Sprite:
                 int(round(self.start[1] + a * (self.end[1] - self.start[1]))))
 
 
+#: the astronaut's face in samples/astronaut.png (x, y, w, h), as the detectors find it
+ASTRONAUT_FACE = (180, 80, 90, 90)
+#: the head crop that ``sample_face`` resizes (x, y, side) in the same photo
+HEAD = (153, 53, 144)
+
+
 def sample_face(side: int = 150) -> np.ndarray:
-    """The bundled astronaut photo's head, ``side`` pixels wide (the face is ~62% of it)."""
+    """The bundled astronaut photo's head, ``side`` pixels wide (the face is 62.5% of it)."""
     img = cv2.imread(str(SAMPLES / "astronaut.png"))
-    head = img[53:197, 153:297]
+    x, y, n = HEAD
+    head = img[y : y + n, x : x + n]
     return cv2.resize(head, (side, side), interpolation=cv2.INTER_AREA if side < 144 else cv2.INTER_LINEAR)
+
+
+def face_box(x: float, y: float, side: float) -> tuple[float, float, float, float]:
+    """Where the face is in a ``sample_face(side)`` pasted with its top-left corner at (x, y)."""
+    k = side / HEAD[2]
+    fx, fy, fw, fh = ASTRONAUT_FACE
+    return (x + (fx - HEAD[0]) * k, y + (fy - HEAD[1]) * k, fw * k, fh * k)
 
 
 def render_frame(width: int, height: int, sprites: list[Sprite], t: float, duration: float,
