@@ -28,9 +28,14 @@ def plot_confusion(cm: Sequence[Sequence[int]], classes: Sequence[str], out: str
         ax.set(xlabel="predicted", ylabel="true", title=name)
     if title:
         fig.suptitle(title)
+    return save_figure(fig, out)
+
+
+def save_figure(fig, out: str | Path, dpi: int = 100) -> Path:
+    """Lay out, save (creating the folder) and close a matplotlib figure."""
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out

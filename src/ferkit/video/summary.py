@@ -100,6 +100,7 @@ class SummaryBuilder:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from ferkit.evaluate.plots import save_figure
         from ferkit.infer.annotate import EMOTION_COLORS
 
         tids = sorted(self.series, key=lambda t: -len(self.series[t]))[:max_tracks]
@@ -123,9 +124,4 @@ class SummaryBuilder:
         axes[-1, 0].set_xlabel("time (s)")
         if title:
             fig.suptitle(title, y=0.995, fontsize=10)
-        fig.tight_layout()
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=110)
-        plt.close(fig)
-        return out
+        return save_figure(fig, out, dpi=110)
