@@ -72,25 +72,28 @@ class BlazeFaceDetector:
                     windows.append((x, y, min(side, width - x), min(side, height - y)))
         return windows
 
-    def _inputs(self, rgb: np.ndarray, windows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, list[float]]:
-        """The 128x128 letterboxed window crops, in [-1, 1]. The image is shrunk once per window
-        size (area interpolation) and the windows are cut from that."""
-        height, width = rgb.shape[:2]
+    def _inputs(self, bgr: np.ndarray, windows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, list[float]]:
+        """The 128x128 letterboxed window crops, RGB in [-1, 1]. The image is shrunk once per
+        window size (area interpolation), each size from the next larger one, and the windows are
+        cut from that; colours are swapped on the small crops only."""
+        height, width = bgr.shape[:2]
         batch = np.zeros((len(windows), INPUT, INPUT, 3), dtype=np.uint8)
-        scaled: dict[int, tuple[np.ndarray, float]] = {}
-        sides = []
-        for i, (x, y, w, h) in enumerate(windows):
-            side = max(w, h)
-            sides.append(float(side))
-            if side not in scaled:
-                f = INPUT / side
-                size = (max(1, round(width * f)), max(1, round(height * f)))
-                interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
-                scaled[side] = (cv2.resize(rgb, size, interpolation=interp) if f != 1 else rgb, f)
+        sides = [float(max(w, h)) for _, _, w, h in windows]
+        scaled: dict[float, tuple[np.ndarray, float]] = {}
+        source = bgr
+        for side in sorted(set(sides)):  # largest scale first
+            f = INPUT / side
+            if f >= 1:
+                scaled[side] = (cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR) if f > 1 else bgr, f)
+                continue
+            size = (max(1, round(width * f)), max(1, round(height * f)))
+            source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
+            scaled[side] = (source, f)
+        for i, ((x, y, w, h), side) in enumerate(zip(windows, sides)):
             small, f = scaled[side]
             x0, y0 = round(x * f), round(y * f)
             crop = small[y0 : y0 + min(INPUT, round(h * f)), x0 : x0 + min(INPUT, round(w * f))]
-            batch[i, : crop.shape[0], : crop.shape[1]] = crop
+            batch[i, : crop.shape[0], : crop.shape[1]] = crop[..., ::-1] if crop.ndim == 3 else crop[..., None]
         x = batch.astype(np.float32)
         x *= 1 / 127.5
         x -= 1.0
@@ -98,10 +101,9 @@ class BlazeFaceDetector:
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         image = np.asarray(image)
-        rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if image.ndim == 2 else cv2.COLOR_BGR2RGB)
-        height, width = rgb.shape[:2]
+        height, width = image.shape[:2]
         windows = self._windows(height, width)
-        batch, sides = self._inputs(rgb, windows)
+        batch, sides = self._inputs(image, windows)
         regressors, logits = self.session.run(None, {"input": batch})
         # a face must beat the threshold before merging; the merged score is the best member's
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[..., 0], -80, 80)))

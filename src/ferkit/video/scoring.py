@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,9 @@ def score_videos(results: str | Path, labels_csv: str | Path, rules: tuple[str, 
         if not probs:
             report["rules"][rule] = {"no_prediction": none}
             continue
-        m = classification_metrics(np.array(y_true), np.array(probs), classes)
+        with warnings.catch_warnings():  # one class in a small collection is fine to score
+            warnings.simplefilter("ignore", UserWarning)
+            m = classification_metrics(np.array(y_true), np.array(probs), classes)
         correct = m["accuracy"] * m["n"]
         report["rules"][rule] = {
             "n": m["n"], "no_prediction": none, "accuracy": m["accuracy"], "accuracy_all": correct / len(matched),
