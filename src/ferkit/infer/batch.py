@@ -126,6 +126,9 @@ def analyze_items(recognizer: Recognizer, items: Iterable[InputItem], annotator:
         except (FileNotFoundError, ImageReadError, UnsupportedImageError, OSError) as exc:
             yield image_record(item.path, None, None, [], str(exc)), None
             continue
+        except (ValueError, cv2.error) as exc:  # an image the decoder or detector cannot handle
+            yield image_record(item.path, None, None, [], f"{item.path}: cannot analyse ({exc})"), None
+            continue
         faces = recognizer.faces_from(detections, recognizer.classify(recognizer.align(bgr, detections)))
         dicts = [f.to_dict() for f in faces]
         height, width = bgr.shape[:2]

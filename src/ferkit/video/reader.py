@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import logging
+
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"})
 
@@ -60,6 +64,8 @@ class VideoReader:
             raise ValueError(f"fps must be > 0, got {fps}")
         self.every, self.target_fps, self.start_frame = every, fps, start_frame
         self.skipped = 0
+        #: whether reading stopped early at a damaged part of the container
+        self.truncated = False
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: no such file")
         if self.path.is_dir():
@@ -104,7 +110,16 @@ class VideoReader:
 
         index = 0
         time_base = self._stream.time_base
-        for packet in self._container.demux(self._stream):
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as exc:  # the container itself is damaged from here on
+                log.warning("%s: stopped reading at frame %d: %s", self.path, index, exc)
+                self.truncated = True
+                return
             try:
                 frames = packet.decode()
             except (av.error.InvalidDataError, av.error.FFmpegError):

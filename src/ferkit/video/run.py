@@ -125,6 +125,7 @@ def analyze_video_file(recognizer, video: str | Path, outputs: VideoOutputs | No
         "codec": info.codec,
         "complete": not interrupted,
         "skipped_frames": iterator.reader.skipped,
+        "truncated": iterator.reader.truncated,
         "options": asdict(options),
         **builder.summary(),
     }
