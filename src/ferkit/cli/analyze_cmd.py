@@ -27,7 +27,8 @@ def add_recognizer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")
     p.add_argument("--upsample", type=int, default=0, help="extra effort for small faces (0, 1, 2)")
     p.add_argument("--no-align", action="store_true", help="do not rotate faces to level the eyes")
-    p.add_argument("--tta", default="none", choices=TTA_MODES)
+    p.add_argument("--tta", default="none", choices=TTA_MODES,
+                   help="test-time augmentation (flip: +1.1 points on FER2013 PrivateTest, about half the classifier speed)")
     p.add_argument("--sentiment-map", default="default", choices=sorted(SENTIMENT_MAPS))
     p.add_argument("--threads", type=int, default=0, help="classifier threads (0: ONNX Runtime's default)")
 
