@@ -33,17 +33,28 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarra
     return image
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 as is; uint16 scaled down; bool to 0/255; floats in [0, 1] or [0, 255] scaled and
+    rounded; other integers clipped. Raises ValueError for NaN/infinity or other dtypes."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image // 257).astype(np.uint8)
+    if image.dtype == np.bool_:
+        return image.astype(np.uint8) * 255
+    if np.issubdtype(image.dtype, np.floating):
+        if not np.isfinite(image).all():
+            raise ValueError("float image contains NaN or infinity")
+        scale = 255.0 if image.max(initial=0.0) <= 1.0 else 1.0
+        return np.clip(image * scale, 0, 255).round().astype(np.uint8)
+    if np.issubdtype(image.dtype, np.integer):
+        return np.clip(image, 0, 255).astype(np.uint8)
+    raise ValueError(f"cannot use an image array of dtype {image.dtype}")
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Any uint8/float gray, BGR or BGRA array to uint8 grayscale."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        if np.issubdtype(image.dtype, np.floating):
-            scale = 255.0 if image.max(initial=0) <= 1.0 else 1.0
-            image = np.clip(image * scale, 0, 255).round().astype(np.uint8)
-        elif image.dtype == np.uint16:
-            image = (image // 257).astype(np.uint8)
-        else:
-            image = np.clip(image, 0, 255).astype(np.uint8)
+    image = to_uint8(np.asarray(image))
     if image.ndim == 2:
         return image
     if image.ndim == 3 and image.shape[2] == 1:

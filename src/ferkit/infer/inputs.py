@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferkit.data.images import read_image
+from ferkit.data.images import read_image, to_uint8
 
 COLOR_ORDERS = ("bgr", "rgb")
 
@@ -22,20 +22,10 @@ class UnsupportedImageError(TypeError):
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.uint16:
-        return (array // 257).astype(np.uint8)
-    if array.dtype == np.bool_:
-        return array.astype(np.uint8) * 255
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise UnsupportedImageError("float image contains NaN or infinity")
-        scale = 255.0 if array.max(initial=0.0) <= 1.0 else 1.0
-        return np.clip(array * scale, 0, 255).round().astype(np.uint8)
-    if np.issubdtype(array.dtype, np.integer):
-        return np.clip(array, 0, 255).astype(np.uint8)
-    raise UnsupportedImageError(f"cannot use an image array of dtype {array.dtype}")
+    try:
+        return to_uint8(array)
+    except ValueError as exc:
+        raise UnsupportedImageError(str(exc)) from exc
 
 
 def array_to_bgr(array: np.ndarray, color_order: str = "bgr") -> np.ndarray:
