@@ -55,6 +55,37 @@ def test_resume_matches_uninterrupted_run(tmp_path, toy_dataset):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
 
 
+def test_ema_checkpoints_the_weight_average_and_resumes(tmp_path, toy_dataset):
+    from ferkit.train.trainer import Trainer
+
+    full = train(tiny_config(tmp_path / "full", ema_decay=0.9), dataset=toy_dataset, progress=False)
+    rows = list(csv.DictReader((tmp_path / "full" / "metrics.csv").open()))
+    assert all("val_acc_raw" in r for r in rows)
+    # the average differs from the live weights, and best.pt holds the average that val_acc measured
+    best, state = load_checkpoint(full.out / "best.pt")
+    live, _ = load_checkpoint(full.out / "last.pt")
+    w_best, w_live = best.state_dict(), live.state_dict()
+    assert any(not torch.equal(w_best[k], w_live[k]) for k in w_best if w_best[k].is_floating_point())
+    t = Trainer(tiny_config(tmp_path / "check", ema_decay=0.9), dataset=toy_dataset, progress=False)
+    t.model.load_state_dict(w_best)
+    assert t.validate(t.model)[1] == pytest.approx(state["metrics"]["val_acc"])
+    # interrupted after one epoch and resumed: the same average as the uninterrupted run
+    cfg = tiny_config(tmp_path / "split", ema_decay=0.9)
+    t = Trainer(cfg, dataset=toy_dataset, progress=False)
+    t.cfg.epochs = 1
+    t.fit()
+    cfg.epochs = 2
+    t2 = Trainer(cfg, dataset=toy_dataset, progress=False)
+    t2.resume(tmp_path / "split" / "last.pt")
+    t2.fit()
+    t3 = Trainer(tiny_config(tmp_path / "again", ema_decay=0.9), dataset=toy_dataset, progress=False)
+    t3.fit()
+    for k, v in t3.ema.module.state_dict().items():
+        torch.testing.assert_close(t2.ema.module.state_dict()[k], v, msg=k)
+    with pytest.raises(ValueError, match="ema_decay"):
+        Trainer(tiny_config(tmp_path / "bad", ema_decay=1.0), dataset=toy_dataset, progress=False)
+
+
 def test_refuses_to_overwrite_a_run(tmp_path, toy_dataset):
     train(tiny_config(tmp_path / "run", epochs=1), dataset=toy_dataset, progress=False)
     with pytest.raises(FileExistsError, match="already holds"):

@@ -41,6 +41,9 @@ class TrainConfig:
     plateau_patience: int = 5
     early_stopping: int = 0  # epochs without validation improvement before stopping; 0 = off
     label_smoothing: float = 0.1
+    #: exponential moving average of the weights, updated every step (0: off; 0.999 averages over
+    #: roughly the last 1000 steps); when on, validation, best.pt and the exported model use the average
+    ema_decay: float = 0.0
     class_weights: str = "none"  # none | balanced | sqrt
     seed: int = 0
     #: bf16 autocast: "auto" turns it on only where the CPU has native bf16 (AVX512-BF16 or AMX);

@@ -25,6 +25,8 @@ def plot_curves(metrics_csv: str | Path, out_png: str | Path) -> Path:
     ax_loss.set(title="loss", xlabel="epoch")
     ax_acc.plot(epochs, [r["train_acc"] for r in rows], label="train (augmented)")
     ax_acc.plot(epochs, [r["val_acc"] for r in rows], label="val")
+    if rows and any(r.get("val_acc_raw", r["val_acc"]) != r["val_acc"] for r in rows):
+        ax_acc.plot(epochs, [r["val_acc_raw"] for r in rows], label="val (live weights; val = EMA)", alpha=0.6)
     if rows:
         best = max(rows, key=lambda r: r["val_acc"])
         ax_acc.scatter([best["epoch"]], [best["val_acc"]], color="red", zorder=3, label=f"best {best['val_acc']:.4f}")

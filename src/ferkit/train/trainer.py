@@ -1,5 +1,5 @@
-"""The training loop: augmentation, class weights, SGD/AdamW, cosine or plateau schedules, early
-stopping, bf16 autocast and channels_last on the CPU, metrics CSV and curves, best checkpoint by
+"""The training loop: augmentation, class weights, SGD/AdamW, cosine or plateau schedules, weight EMA,
+early stopping, bf16 autocast and channels_last on the CPU, metrics CSV and curves, best checkpoint by
 validation accuracy, resume, and Ctrl-C that saves before exiting."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ferkit.data import FaceDataset, load_dataset
@@ -31,7 +32,9 @@ from ferkit.train.plots import plot_curves
 
 log = logging.getLogger("ferkit.train")
 
-METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+#: val_loss/val_acc are those of the model that is checkpointed (the weight average when ema_decay is on);
+#: val_acc_raw is the live weights' accuracy
+METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc_raw", "lr", "seconds"]
 
 
 @dataclass
@@ -106,6 +109,13 @@ class Trainer:
             self._init_weights(cfg.init_from)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
+        if not 0.0 <= cfg.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {cfg.ema_decay}")
+        self.ema = (
+            AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+            if cfg.ema_decay
+            else None
+        )
         self.weights = class_weights(self.ds.labels[self.train_idx], len(self.ds.classes), cfg.class_weights)
         if cfg.optimizer == "sgd":
             self.opt = torch.optim.SGD(
@@ -151,6 +161,7 @@ class Trainer:
     def _resume_state(self) -> dict:
         return {
             "optimizer": self.opt.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
             "step_sched": self.step_sched.state_dict(),
             "plateau": self.plateau.state_dict() if self.plateau else None,
             "generator": self.generator.get_state(),
@@ -162,10 +173,15 @@ class Trainer:
             "bad_epochs": self.bad_epochs,
         }
 
-    def _save(self, name: str, **extra) -> Path:
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The model validation measures and best.pt holds: the weight average when EMA is on."""
+        return self.ema.module if self.ema else self.model
+
+    def _save(self, name: str, model: torch.nn.Module | None = None, **extra) -> Path:
         return save_checkpoint(
             self.out / name,
-            self.model,
+            model or self.model,
             self.ds.classes,
             self.preprocess,
             epoch=self.epoch,
@@ -182,6 +198,10 @@ class Trainer:
         self.preprocess = state["preprocess"]
         r = state["resume"]
         self.opt.load_state_dict(r["optimizer"])
+        if self.ema:
+            if not r.get("ema"):
+                raise ValueError(f"{path} was trained without ema_decay; resume with the same config")
+            self.ema.load_state_dict(r["ema"])
         self.step_sched.load_state_dict(r["step_sched"])
         if self.plateau and r["plateau"]:
             self.plateau.load_state_dict(r["plateau"])
@@ -223,6 +243,8 @@ class Trainer:
             loss.backward()
             self.opt.step()
             self.step_sched.step()
+            if self.ema:
+                self.ema.update_parameters(self.model)
             total_loss += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
@@ -231,8 +253,9 @@ class Trainer:
         return total_loss / seen, correct / seen
 
     @torch.no_grad()
-    def validate(self) -> tuple[float, float]:
-        self.model.eval()
+    def validate(self, model: torch.nn.Module | None = None) -> tuple[float, float]:
+        model = model or self.eval_model
+        model.eval()
         total_loss, correct = 0.0, 0
         for start in range(0, len(self.val_idx), 512):
             idx = self.val_idx[start : start + 512]
@@ -240,7 +263,7 @@ class Trainer:
             x = x.contiguous(memory_format=self.memory_format)
             y = torch.from_numpy(self.ds.labels[idx])
             with self._autocast():
-                logits = self.model(x).float()
+                logits = model(x).float()
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
         return total_loss / len(self.val_idx), correct / len(self.val_idx)
@@ -264,24 +287,26 @@ class Trainer:
                 t0 = time.time()
                 train_loss, train_acc = self._train_epoch()
                 val_loss, val_acc = self.validate()
+                val_acc_raw = self.validate(self.model)[1] if self.ema else val_acc
                 self.epoch += 1
                 lr = self.opt.param_groups[0]["lr"]
                 if self.plateau:
                     self.plateau.step(val_acc)
-                row = [self.epoch, train_loss, train_acc, val_loss, val_acc, lr, time.time() - t0]
+                row = [self.epoch, train_loss, train_acc, val_loss, val_acc, val_acc_raw, lr, time.time() - t0]
                 with metrics_csv.open("a", newline="") as fh:
                     csv.writer(fh).writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
                 improved = val_acc > self.best_acc
                 if improved:
                     self.best_acc, self.best_epoch, self.bad_epochs = val_acc, self.epoch, 0
-                    self._save("best.pt", metrics={"val_acc": val_acc, "val_loss": val_loss})
+                    self._save("best.pt", self.eval_model, metrics={"val_acc": val_acc, "val_loss": val_loss})
                 else:
                     self.bad_epochs += 1
                 self._save("last.pt", resume=self._resume_state())
                 plot_curves(metrics_csv, self.out / "curves.png")
                 log.info(
-                    "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f%s  lr %.4g  %.0fs",
+                    "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f%s%s  lr %.4g  %.0fs",
                     self.epoch, cfg.epochs, train_loss, train_acc, val_loss, val_acc,
+                    f" (live weights {val_acc_raw:.4f})" if self.ema else "",
                     " *" if improved else "", lr, time.time() - t0,
                 )
                 if cfg.early_stopping and self.bad_epochs >= cfg.early_stopping:
