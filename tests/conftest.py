@@ -38,3 +38,11 @@ def synthetic_faces(n: int = 140, size: int = 48, seed: int = 0, classes=EMOTION
 @pytest.fixture
 def toy_dataset() -> FaceDataset:
     return synthetic_faces()
+
+
+@pytest.fixture
+def subject_dataset() -> FaceDataset:
+    """Toy data without an official split: 24 subjects with one image of each class."""
+    toy = synthetic_faces(n=168)
+    groups = np.repeat([f"S{i:03d}" for i in range(24)], 7)
+    return FaceDataset(toy.images, toy.labels, toy.classes, groups=groups, name="subjects")

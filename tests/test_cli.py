@@ -86,3 +86,20 @@ def test_train_cli_and_clear_errors(tmp_path, capsys):
     assert main(args) == 2
     assert "already holds a training run" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nope.onnx"), "--data", str(data)]) == 2
+
+
+def test_train_folds_on_ckplus_style_folders(tmp_path, subject_dataset, capsys):
+    root = tmp_path / "ck"
+    for i, (img, y, subject) in enumerate(zip(subject_dataset.images, subject_dataset.labels, subject_dataset.groups)):
+        folder = root / subject_dataset.classes[y]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{subject}_{i % 7 + 1:03d}_00000010.png"), img)
+    args = ["train", "--data", str(root), "--out", str(tmp_path / "cv"), "--folds", "2", "--epochs", "1",
+            "--batch-size", "16", "--set", "model_cfg.widths=(4, 8)", "--set", "bf16=false", "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2-fold subject-grouped cross-validation" in out and "| 2 |" in out
+    summary = json.loads((tmp_path / "cv" / "cv_summary.json").read_text())
+    assert summary["folds_done"] == 2 and summary["pooled"]["n"] == len(subject_dataset)
+    assert main(args[:-1] + ["--no-progress", "--resume", "x.pt"]) == 2
+    assert "without --resume" in capsys.readouterr().err

@@ -6,6 +6,8 @@ import argparse
 import json
 
 from ferkit.train import load_config, train
+from ferkit.train.crossval import cross_validate
+from ferkit.train.crossval import summary_markdown as cv_summary_markdown
 
 
 def add_parser(sub) -> None:
@@ -25,6 +27,12 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
+    p.add_argument(
+        "--folds", type=int, metavar="K",
+        help="subject-grouped K-fold cross-validation (datasets without an official split, e.g. CK+): "
+        "trains K models in OUT/fold_XX, tests each on its held-out subjects, writes OUT/cv_summary.{json,md} "
+        "and a pooled confusion matrix; run the same command again to continue an interrupted one",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -36,7 +44,16 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides + args.set)
     if not cfg.data:
         raise ValueError("no dataset: give --data PATH or data = ... in the config")
-    result = train(cfg, resume=args.resume, progress=False if args.no_progress else None)
+    progress = False if args.no_progress else None
+    if args.folds:
+        if args.resume:
+            raise ValueError("--folds resumes by itself: run the same command again, without --resume")
+        if args.folds < 2:
+            raise ValueError("--folds needs at least 2")
+        summary = cross_validate(cfg, folds=args.folds, progress=progress)
+        print(cv_summary_markdown(summary), end="")
+        return 130 if summary["interrupted"] else 0
+    result = train(cfg, resume=args.resume, progress=progress)
     summary = {
         "best_checkpoint": str(result.best_checkpoint),
         "best_val_acc": round(result.best_val_acc, 4),
