@@ -6,9 +6,9 @@ import torch
 
 from ferkit.export import export_onnx, max_abs_difference
 from ferkit.infer import EmotionClassifier
+from ferkit.labels import EMOTIONS
 from ferkit.models import create
 from ferkit.models.checkpoint import save_checkpoint
-from ferkit.labels import EMOTIONS
 
 PRE = {"image_size": 48, "input_size": 40, "mean": 0.5, "std": 0.25}
 

@@ -4,9 +4,9 @@ import pytest
 
 pytest.importorskip("dlib", reason="dlib is optional: pip install ferkit[dlib]")
 
-from ferkit.faces.align import align_face, region_crops  # noqa: E402
-from ferkit.faces.dlib_models import landmarks_68, model_file  # noqa: E402
-from ferkit.video.synthetic import ASTRONAUT_FACE  # noqa: E402
+from ferkit.faces.align import align_face, region_crops
+from ferkit.faces.dlib_models import landmarks_68, model_file
+from ferkit.video.synthetic import ASTRONAUT_FACE
 
 
 def test_model_file_is_found_without_importing_the_package():

@@ -27,7 +27,7 @@ def dataset_info(ds: FaceDataset, duplicates: bool = True, max_distance: int = 5
         "pixel_range": [int(ds.images.min()), int(ds.images.max())],
         "counts": counts,
         "imbalance_ratio": float(nonzero.max() / nonzero.min()) if len(nonzero) else None,
-        "groups": int(len(np.unique(ds.groups))) if ds.groups is not None else None,
+        "groups": len(np.unique(ds.groups)) if ds.groups is not None else None,
         "problems": [str(p) for p in ds.problems],
         "constant_images": int((ds.images.reshape(len(ds), -1).std(axis=1) == 0).sum()),
     }

@@ -48,7 +48,7 @@ def evaluate(
     for cls in sorted({ds.classes[i] for i in np.unique(ds.labels[~known])}):
         rows = probs[ds.labels == ds.classes.index(cls)]
         counts = np.bincount(rows.argmax(axis=1), minlength=len(clf.classes))
-        unmapped[cls] = {"n": int(len(rows)), "predicted": {c: int(k) for c, k in zip(clf.classes, counts)}}
+        unmapped[cls] = {"n": len(rows), "predicted": {c: int(k) for c, k in zip(clf.classes, counts)}}
     if unmapped:
         report["unmapped"] = unmapped
     return report

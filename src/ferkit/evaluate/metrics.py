@@ -50,7 +50,7 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Seque
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     present = np.bincount(y_true, minlength=len(classes)) > 0
     out = {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
         # macro-F1 over the classes present in the ground truth (a dataset lacking a class does not

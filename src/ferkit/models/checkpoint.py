@@ -39,7 +39,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: no such checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001  (torch raises many types for a bad file)
+    except Exception as exc:  # torch raises many types for a bad file
         raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path}: not a ferkit checkpoint")

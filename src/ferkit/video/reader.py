@@ -4,12 +4,11 @@ Frames are decoded one at a time, so memory stays flat on long videos."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-import logging
 
 import numpy as np
 

@@ -56,7 +56,7 @@ class SummaryBuilder:
             sent_probs[:, s] += probs[:, i]
         sent_votes = np.bincount(sent_index[probs.argmax(axis=1)], minlength=len(SENTIMENTS)) / len(probs)
         return {
-            "frames": int(len(probs)),
+            "frames": len(probs),
             "dominant_by_mean": self.classes[int(mean.argmax())],
             "dominant_by_vote": self.classes[int(votes.argmax())],
             "mean_emotions": _dist(mean, self.classes),
