@@ -32,6 +32,8 @@ def test_kfold_tests_every_subject_once_and_pools_results(tmp_path, subject_data
     again = cross_validate(cfg, folds=3, dataset=ds, progress=False)  # finished folds are not retrained
     assert ckpt.stat().st_mtime_ns == stamp
     assert again["per_fold"] == summary["per_fold"]
+    with pytest.raises(ValueError, match="other folds"):  # another K would mix reports of other splits
+        cross_validate(cfg, folds=4, dataset=ds, progress=False)
 
 
 def test_kfold_refuses_datasets_with_an_official_split(tmp_path, toy_dataset):

@@ -49,6 +49,10 @@ def cross_validate(
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     splits = group_kfold(ds, k=folds, seed=cfg.seed)
+    check_plan(out / "cv_plan.json", {
+        "dataset": ds.name, "n": len(ds), "folds": folds, "seed": cfg.seed,
+        "test_groups": [sorted(map(str, np.unique(ds.group_ids()[test]))) for _, test in splits],
+    })
     results, interrupted = [], False
     for i, (pool, test) in enumerate(splits, start=1):
         check_no_leak(ds, pool, test)
@@ -83,6 +87,19 @@ def cross_validate(
         plot_confusion(summary["pooled"]["confusion_matrix"], summary["classes"], out / "cv_confusion.png",
                        f"{ds.name}, {len(results)} folds pooled: accuracy {summary['pooled']['accuracy']:.4f}")
     return summary
+
+
+def check_plan(path: Path, plan: dict) -> None:
+    """Record the folds on the first run; refuse to continue with other data, K or seed, which would mix
+    reports of different splits."""
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before != plan:
+            changed = sorted(k for k in plan if before.get(k) != plan[k])
+            raise ValueError(f"{path.parent} holds a cross-validation with other {', '.join(changed)}; "
+                             "use another --out")
+        return
+    path.write_text(json.dumps(plan))
 
 
 def summarize(results: list[dict], folds: int, cfg: TrainConfig, dataset: str, tta: str) -> dict:
