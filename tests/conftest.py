@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ferkit.data import FaceDataset, find_dataset
-from ferkit.labels import EMOTIONS
+from ferkit.core.labels import EMOTIONS
 
 
 def shared_dataset(name: str):

@@ -7,7 +7,7 @@ import pytest
 
 from ferkit.evaluate import evaluate
 from ferkit.infer import DEFAULT_MODEL, EmotionClassifier
-from ferkit.labels import EMOTIONS
+from ferkit.core.labels import EMOTIONS
 
 CARD = DEFAULT_MODEL.with_suffix(".json")
 

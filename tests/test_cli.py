@@ -7,7 +7,7 @@ import torch
 
 from ferkit.cli import COMMANDS, main
 from ferkit.export import export_onnx
-from ferkit.labels import EMOTIONS
+from ferkit.core.labels import EMOTIONS
 from ferkit.models import create
 from ferkit.models.checkpoint import save_checkpoint
 

@@ -9,7 +9,7 @@ import pytest
 
 import ferkit
 from ferkit.cli import main
-from ferkit.labels import EMOTIONS
+from ferkit.core.labels import EMOTIONS
 
 SAMPLE = Path(ferkit.__file__).parent / "samples" / "astronaut.png"
 

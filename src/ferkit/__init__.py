@@ -1,6 +1,6 @@
 """ferkit: facial expression recognition toolkit."""
 
-from ferkit.labels import EMOTIONS, SENTIMENTS
+from ferkit.core.labels import EMOTIONS, SENTIMENTS
 
 __version__ = "0.1.0"
 __all__ = ["EMOTIONS", "SENTIMENTS", "Face", "Recognizer", "RecognizerOptions", "__version__"]

@@ -3,7 +3,7 @@ import numpy as np
 from ferkit.data import FaceDataset
 from ferkit.data.duplicates import near_duplicate_pairs, phash
 from ferkit.data.info import dataset_info, format_info
-from ferkit.labels import EMOTIONS
+from ferkit.core.labels import EMOTIONS
 
 
 def test_phash_and_duplicates():

@@ -11,7 +11,7 @@ from ferkit.data import (
     load_fer2013_npz,
 )
 from ferkit.data.load import detect_format
-from ferkit.labels import CKPLUS_CLASSES, EMOTIONS
+from ferkit.core.labels import CKPLUS_CLASSES, EMOTIONS
 
 
 def pixels(value: int, n: int = 48 * 48) -> str:

@@ -4,7 +4,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 
 from ferkit.data import FaceDataset
 from ferkit.evaluate import classification_metrics, evaluate, expected_calibration_error, write_report
-from ferkit.labels import CKPLUS_CLASSES, EMOTIONS
+from ferkit.core.labels import CKPLUS_CLASSES, EMOTIONS
 
 
 def random_probs(n, k, seed=0):

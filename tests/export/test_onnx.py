@@ -6,7 +6,7 @@ import torch
 
 from ferkit.export import export_onnx, max_abs_difference
 from ferkit.infer import EmotionClassifier
-from ferkit.labels import EMOTIONS
+from ferkit.core.labels import EMOTIONS
 from ferkit.models import create
 from ferkit.models.checkpoint import save_checkpoint
 

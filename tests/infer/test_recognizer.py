@@ -10,7 +10,7 @@ import ferkit
 from ferkit import Recognizer, RecognizerOptions
 from ferkit.faces import iou_matrix
 from ferkit.infer import UnsupportedImageError, array_to_bgr, load_bgr
-from ferkit.labels import EMOTIONS, SENTIMENTS
+from ferkit.core.labels import EMOTIONS, SENTIMENTS
 
 SAMPLE = Path(ferkit.__file__).parent / "samples" / "astronaut.png"
 FACE = (180, 80, 90, 90)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ferkit.labels import EMOTIONS, SENTIMENTS
+from ferkit.core.labels import EMOTIONS, SENTIMENTS
 from ferkit.video.scoring import format_report, label_space, read_labels, rule_distribution, score_videos
 
 

@@ -14,7 +14,7 @@ from ferkit.faces import list_detectors
 from ferkit.infer import TTA_MODES, Recognizer, RecognizerOptions
 from ferkit.infer.batch import Annotator, analyze_items, expand_inputs
 from ferkit.infer.writers import ResultWriter
-from ferkit.labels import SENTIMENT_MAPS
+from ferkit.core.labels import SENTIMENT_MAPS
 from ferkit.video import is_video
 
 

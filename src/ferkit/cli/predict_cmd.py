@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ferkit.data.images import load_gray
+from ferkit.core.images import load_gray
 from ferkit.infer import TTA_MODES, EmotionClassifier
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.folders import ckplus_group, load_class_folders
-from ferkit.labels import CKPLUS_CLASSES, canonical_name
+from ferkit.core.labels import CKPLUS_CLASSES, canonical_name
 
 
 def load_ckplus_npz(path: str | Path) -> FaceDataset:

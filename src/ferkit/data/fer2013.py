@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ferkit.data.dataset import FaceDataset, Problem
-from ferkit.labels import EMOTIONS
+from ferkit.core.labels import EMOTIONS
 
 #: FER2013's Usage column and npz ``usage`` codes, mapped to ferkit's split names.
 USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}

@@ -10,8 +10,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ferkit.data.dataset import FaceDataset, Problem
-from ferkit.data.images import IMAGE_SUFFIXES, load_gray
-from ferkit.labels import ALIASES, CANONICAL, canonical_name
+from ferkit.core.images import IMAGE_SUFFIXES, load_gray
+from ferkit.core.labels import ALIASES, CANONICAL, canonical_name
 
 #: Folder names that mean a split, mapped to ferkit's split names.
 SPLIT_DIRS = {

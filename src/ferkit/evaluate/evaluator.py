@@ -11,7 +11,7 @@ from ferkit.data import FaceDataset, load_dataset
 from ferkit.evaluate.metrics import classification_metrics
 from ferkit.evaluate.plots import plot_confusion
 from ferkit.infer.classifier import EmotionClassifier
-from ferkit.labels import label_mapping
+from ferkit.core.labels import label_mapping
 
 
 def evaluate(

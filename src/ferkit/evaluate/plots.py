@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+
+from ferkit.core.figures import pyplot, save_figure
 
 
 def plot_confusion(cm: Sequence[Sequence[int]], classes: Sequence[str], out: str | Path, title: str = "") -> Path:
     cm = np.asarray(cm, dtype=np.int64)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
+    fig, axes = pyplot().subplots(1, 2, figsize=(13, 5.6))
     for ax, data, fmt, name in ((axes[0], cm, "d", "counts"), (axes[1], norm, ".2f", "row-normalised (recall)")):
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         for i in range(len(classes)):
@@ -29,13 +27,3 @@ def plot_confusion(cm: Sequence[Sequence[int]], classes: Sequence[str], out: str
     if title:
         fig.suptitle(title)
     return save_figure(fig, out)
-
-
-def save_figure(fig, out: str | Path, dpi: int = 100) -> Path:
-    """Lay out, save (creating the folder) and close a matplotlib figure."""
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out

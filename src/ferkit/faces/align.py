@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ferkit.data.images import resize_gray, to_gray
+from ferkit.core.images import resize_gray, to_gray
 from ferkit.faces.detection import LANDMARK_SCHEMES, Detection
 
 #: per detector: crop side / box side, and the crop centre's shift (x, y) in box sides

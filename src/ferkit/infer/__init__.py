@@ -2,8 +2,8 @@
 Recognizer (detect, align, classify)."""
 
 from ferkit.infer.classifier import DEFAULT_MODEL, EmotionClassifier, softmax
-from ferkit.infer.inputs import UnsupportedImageError, array_to_bgr, load_bgr
-from ferkit.infer.preprocess import TTA_MODES, model_input, tta_views
+from ferkit.core.inputs import UnsupportedImageError, array_to_bgr, load_bgr
+from ferkit.core.preprocess import TTA_MODES, model_input, tta_views
 from ferkit.infer.recognizer import Face, Recognizer, RecognizerOptions
 
 __all__ = [

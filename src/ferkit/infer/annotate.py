@@ -7,17 +7,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-#: BGR colour per class, also used by plots
-EMOTION_COLORS = {
-    "angry": (40, 40, 220),
-    "disgust": (40, 140, 40),
-    "fear": (160, 60, 160),
-    "happy": (40, 200, 240),
-    "sad": (200, 120, 40),
-    "surprise": (0, 140, 255),
-    "neutral": (170, 170, 170),
-    "contempt": (100, 100, 160),
-}
+from ferkit.core.labels import EMOTION_COLORS
+
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 

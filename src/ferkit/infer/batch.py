@@ -11,9 +11,9 @@ from typing import Any
 
 import cv2
 
-from ferkit.data.images import IMAGE_SUFFIXES, ImageReadError
+from ferkit.core.images import IMAGE_SUFFIXES, ImageReadError
 from ferkit.infer.annotate import draw_faces
-from ferkit.infer.inputs import UnsupportedImageError
+from ferkit.core.inputs import UnsupportedImageError
 from ferkit.infer.recognizer import Recognizer
 
 GLOB_CHARS = set("*?[")
@@ -43,7 +43,7 @@ def expand_inputs(args: Iterable[str | Path], video: bool = False) -> list[Input
     an item with an ``error``."""
     suffixes = IMAGE_SUFFIXES
     if video:
-        from ferkit.video.reader import VIDEO_SUFFIXES
+        from ferkit.core.video_file import VIDEO_SUFFIXES
 
         suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     items: list[InputItem] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit.infer.preprocess import check_preprocess, tta_views
+from ferkit.core.preprocess import check_preprocess, tta_views
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "ferkit_default.onnx"

@@ -21,8 +21,8 @@ import numpy as np
 from ferkit.faces import Detection, DetectorOptions, create_detector
 from ferkit.faces.align import CROP_DEFAULTS, align_face
 from ferkit.infer.classifier import EmotionClassifier
-from ferkit.infer.inputs import load_bgr
-from ferkit.labels import SENTIMENTS, sentiment_map, sentiment_probabilities
+from ferkit.core.inputs import load_bgr
+from ferkit.core.labels import SENTIMENTS, sentiment_map, sentiment_probabilities
 
 
 @dataclass
@@ -157,14 +157,14 @@ class Recognizer:
         """Iterate over a video file's sampled frames: ``FrameResult`` (frame index, time in
         seconds, tracked faces). ``video_options``: a ``ferkit.video.VideoOptions`` (sampling, detection
         interval, tracking, smoothing). The reader's ``skipped`` count is on the iterator."""
-        from ferkit.video.stream import iterate_video
+        from ferkit.infer.stream import iterate_video
 
         return iterate_video(self, path, video_options)
 
     def analyze_stream(self, image, timestamp_s: float) -> list[Face]:
         """Faces in one frame of a live stream, tracked across calls (timestamps must increase).
         ``reset_stream()`` starts a new stream."""
-        from ferkit.video.stream import StreamAnalyzer
+        from ferkit.infer.stream import StreamAnalyzer
 
         if getattr(self, "_stream", None) is None:
             self._stream = StreamAnalyzer(self)

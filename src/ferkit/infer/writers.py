@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ferkit.labels import EMOTIONS, SENTIMENTS
+from ferkit.core.labels import EMOTIONS, SENTIMENTS
 
 FORMATS = {".json": "json", ".jsonl": "jsonl", ".csv": "csv"}
 RECORD_FIELDS = ["path", "width", "height", "status", "error"]

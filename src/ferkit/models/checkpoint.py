@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ferkit.infer.preprocess import check_preprocess
+from ferkit.core.preprocess import check_preprocess
 from ferkit.models.registry import create
 
 FORMAT = "ferkit-checkpoint-v1"

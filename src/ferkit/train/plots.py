@@ -5,10 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from ferkit.core.figures import pyplot, save_figure
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
@@ -19,7 +16,7 @@ def read_metrics(path: str | Path) -> list[dict[str, float]]:
 def plot_curves(metrics_csv: str | Path, out_png: str | Path) -> Path:
     rows = read_metrics(metrics_csv)
     epochs = [r["epoch"] for r in rows]
-    fig, (ax_loss, ax_acc, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, (ax_loss, ax_acc, ax_lr) = pyplot().subplots(1, 3, figsize=(13, 3.8))
     ax_loss.plot(epochs, [r["train_loss"] for r in rows], label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in rows], label="val")
     ax_loss.set(title="loss", xlabel="epoch")
@@ -36,8 +33,4 @@ def plot_curves(metrics_csv: str | Path, out_png: str | Path) -> Path:
     for ax in (ax_loss, ax_acc):
         ax.legend()
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png)

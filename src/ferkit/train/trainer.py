@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, train_val_indices
-from ferkit.infer.preprocess import model_input
+from ferkit.core.preprocess import model_input
 from ferkit.models import create, model_entry
 from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
 from ferkit.train.augment import augment_batch

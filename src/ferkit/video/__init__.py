@@ -1,9 +1,9 @@
 """Videos and live streams: reading, tracking, smoothing, per-frame results, annotated video,
 timelines, summaries and video-level scoring."""
 
-from ferkit.video.reader import VIDEO_SUFFIXES, VideoFrame, VideoInfo, VideoReader, VideoReadError, is_video
-from ferkit.video.stream import FrameResult, StreamAnalyzer, VideoIterator, VideoOptions
-from ferkit.video.tracking import FaceTracker
+from ferkit.core.video_file import VIDEO_SUFFIXES, VideoFrame, VideoInfo, VideoReader, VideoReadError, is_video
+from ferkit.infer.stream import FrameResult, StreamAnalyzer, VideoIterator, VideoOptions
+from ferkit.infer.tracking import FaceTracker
 from ferkit.video.writer import VideoWriter
 
 __all__ = [

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ferkit.labels import EMOTIONS, SENTIMENTS
+from ferkit.core.labels import EMOTIONS, SENTIMENTS
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 FLAT_COLUMNS = (

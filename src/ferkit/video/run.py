@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ferkit.infer.annotate import draw_faces
 from ferkit.video.results import FrameRowWriter, frame_rows, read_rows
-from ferkit.video.stream import VideoIterator, VideoOptions
+from ferkit.infer.stream import VideoIterator, VideoOptions
 from ferkit.video.summary import SummaryBuilder
 from ferkit.video.writer import VideoWriter
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ferkit.evaluate.metrics import classification_metrics
-from ferkit.labels import EMOTIONS, SENTIMENTS, canonical_name
+from ferkit.core.labels import EMOTIONS, SENTIMENTS, canonical_name
 
 #: rule -> (where in the summary, which distribution); "track_vote" is built from the tracks
 RULES = ("vote", "mean", "main_vote", "main_mean", "track_vote")

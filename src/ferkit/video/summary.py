@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ferkit.labels import EMOTIONS, SENTIMENTS, sentiment_map
+from ferkit.core.labels import EMOTIONS, SENTIMENTS, sentiment_map
 
 
 def _dist(values: np.ndarray, names: Sequence[str]) -> dict[str, float]:
@@ -95,13 +95,10 @@ class SummaryBuilder:
         (smoothed when smoothing was on). None when there is no face to plot."""
         if not self.series:
             return None
-        import matplotlib
+        from ferkit.core.figures import pyplot, save_figure
+        from ferkit.core.labels import EMOTION_COLORS
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from ferkit.evaluate.plots import save_figure
-        from ferkit.infer.annotate import EMOTION_COLORS
+        plt = pyplot()
 
         tids = sorted(self.series, key=lambda t: -len(self.series[t]))[:max_tracks]
         tids.sort()

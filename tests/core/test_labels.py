@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ferkit.labels import (
+from ferkit.core.labels import (
     CKPLUS_CLASSES,
     EMOTIONS,
     canonical_name,

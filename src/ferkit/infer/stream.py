@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ferkit.faces import Detection
-from ferkit.video.reader import VideoReader
-from ferkit.video.tracking import FaceTracker, smooth
+from ferkit.core.video_file import VideoReader
+from ferkit.infer.tracking import FaceTracker, smooth
 
 
 @dataclass

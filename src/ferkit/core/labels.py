@@ -37,6 +37,17 @@ ALIASES: dict[str, str] = {
     "contempt": "contempt",
 }
 
+#: BGR colour per class, for annotated images and plots
+EMOTION_COLORS = {
+    "angry": (40, 40, 220),
+    "disgust": (40, 140, 40),
+    "fear": (160, 60, 160),
+    "happy": (40, 200, 240),
+    "sad": (200, 120, 40),
+    "surprise": (0, 140, 255),
+    "neutral": (170, 170, 170),
+    "contempt": (100, 100, 160),
+}
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 
 #: Named 3-way sentiment maps. "default" follows valence; "fear_sad_neutral" is the map some

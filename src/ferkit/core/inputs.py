@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferkit.data.images import read_image, to_uint8
+from ferkit.core.images import read_image, to_uint8
 
 COLOR_ORDERS = ("bgr", "rgb")
 

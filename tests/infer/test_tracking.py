@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ferkit.video.tracking import FaceTracker, Track, smooth
+from ferkit.infer.tracking import FaceTracker, Track, smooth
 
 
 def test_ids_stay_with_their_faces():
