@@ -64,8 +64,9 @@ def main() -> None:
             print(f"| {name} | {' | '.join(cells)} | {' / '.join(found)} |", flush=True)
         rec = Recognizer(threads=args.threads)
         faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
-        one, _ = rate(lambda: rec.classify(faces[:1]), args.seconds)
-        batch, _ = rate(lambda: rec.classify(faces), args.seconds)
+        clf = rec.pipeline.classifier
+        one, _ = rate(lambda: clf.predict_proba(faces[:1]), args.seconds)
+        batch, _ = rate(lambda: clf.predict_proba(faces), args.seconds)
         print(f"\nclassification alone (ONNX Runtime): {one:.0f} faces/s one at a time, {batch * 64:.0f} faces/s in batches of 64")
 
 

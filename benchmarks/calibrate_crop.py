@@ -3,8 +3,9 @@
 FER2013 faces (PublicTest) are enlarged and placed on a plain canvas; each detector runs on the
 canvas, and the crop that reproduces the original 48x48 image is compared with the detector's box:
 ``scale`` = crop side / box side, ``shift`` = (crop centre - box centre) / box side. Medians go into
-``ferkit.faces.align.CROP_DEFAULTS``. It also reports how often the classifier's label through
-detect -> align matches its label on the raw image.
+each detector's registration, ``register_detector(name, ..., crop_scale=..., crop_shift=...)``
+(read back as ``detector_entry(name).crop_scale`` and ``.crop_shift``). It also reports how often
+the classifier's label through detect -> align matches its label on the raw image.
 
     python benchmarks/calibrate_crop.py --data ../shared/datasets/fer2013.npz --n 500
 """
@@ -20,7 +21,7 @@ from ferkit.data import load_dataset
 from ferkit.faces import DetectorOptions, create_detector, list_detectors
 from ferkit.faces.align import align_face
 from ferkit.faces.detection import iou_matrix
-from ferkit.infer import EmotionClassifier
+from ferkit.infer.classifier import EmotionClassifier
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ import time
 import numpy as np
 import torch
 
-from ferkit.infer import DEFAULT_MODEL, EmotionClassifier, model_input
+from ferkit.core.preprocess import model_input
+from ferkit.infer.classifier import DEFAULT_MODEL, EmotionClassifier
 from ferkit.models import create
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ferkit import Recognizer
-from ferkit.video import VideoOptions
+from ferkit import VideoOptions
 from ferkit.video.synthetic import Sprite, make_test_video, sample_face
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ferkit.evaluate import evaluate
-from ferkit.infer import DEFAULT_MODEL, EmotionClassifier
+from ferkit.infer.classifier import DEFAULT_MODEL, EmotionClassifier
 from ferkit.core.labels import EMOTIONS
 
 CARD = DEFAULT_MODEL.with_suffix(".json")

@@ -12,13 +12,20 @@ from ferkit.models import create
 from ferkit.models.checkpoint import save_checkpoint
 
 
-@pytest.mark.parametrize("command", ["analyze", "webcam", "score-videos", "train", "evaluate", "export", "predict", "data", "models"])
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0
     assert "usage: ferkit " + command in capsys.readouterr().out
-    assert len(COMMANDS) == 9
+
+
+def test_top_level_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name, (_, help_text) in COMMANDS.items():
+        assert name in out and help_text in out
 
 
 @pytest.fixture
@@ -52,7 +59,7 @@ def test_evaluate_writes_report(tmp_path, tiny_onnx, capsys):
     rng = np.random.default_rng(0)
     np.savez(data, images=rng.integers(0, 256, (20, 48, 48), dtype=np.uint8), labels=np.arange(20) % 7,
              usage=np.array([0] * 10 + [1] * 5 + [2] * 5))
-    code = main(["evaluate", str(tiny_onnx), "--data", str(data), "--split", "test", "--json", str(tmp_path / "r.json")])
+    code = main(["evaluate", str(tiny_onnx), "--data", str(data), "--split", "test", "--out", str(tmp_path / "r.json")])
     assert code == 0
     r = json.loads((tmp_path / "r.json").read_text())
     for key in ("accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "top3_accuracy", "per_class",

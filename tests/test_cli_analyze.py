@@ -46,7 +46,7 @@ def test_analyze_folder_with_good_and_bad_files(inputs, tmp_path, capsys):
         assert set(face) >= {"box", "score", "emotions", "label", "sentiment"}
         assert list(face["emotions"]) == list(EMOTIONS) and face["label"] == "happy"
         assert Path(r["annotated"]).exists()
-    assert records["blank.png"]["status"] == "no_face" and records["blank.png"]["error"] == "no face found"
+    assert records["blank.png"]["status"] == "no_face" and records["blank.png"]["error"] is None
     reasons = {
         "truncated.jpg": "truncated JPEG", "corrupt.png": "not a readable image", "notes.png": "not a readable image",
         "empty.png": "empty file", "missing.jpg": "no such file",
@@ -80,9 +80,57 @@ def test_analyze_prints_without_out(inputs, capsys):
 
 
 def test_annotate_keeps_existing_and_never_writes_over_inputs(inputs, capsys):
-    target = inputs  # annotating into the input folder itself
+    target = inputs  # annotating into the folder of an input file
     img = inputs / "astronaut.png"
     before = img.read_bytes()
     assert main(["analyze", str(img), "--annotate", str(target), "--overwrite"]) == 0
     assert img.read_bytes() == before
     assert "one of the inputs" in capsys.readouterr().err
+    # into an input folder given as such: refused before any work, so outputs are never read back as inputs
+    assert main(["analyze", str(inputs), "--annotate", str(inputs / "annotated")]) == 2
+    assert "inside the input folder" in capsys.readouterr().err
+    assert not (inputs / "annotated").exists()
+
+
+def test_unwritable_output_is_found_before_the_batch(inputs, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["analyze", str(inputs), "--out", str(blocker / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create its folder" in err
+
+
+def test_ctrl_c_in_an_image_batch_keeps_what_was_done(inputs, tmp_path, capsys, monkeypatch):
+    from ferkit.infer.recognizer import Recognizer
+
+    original, calls = Recognizer.analyze_or_record, {"n": 0}
+
+    def stop_on_third(self, image):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, image)
+
+    monkeypatch.setattr(Recognizer, "analyze_or_record", stop_on_third)
+    out = tmp_path / "r.jsonl"
+    assert main(["analyze", str(inputs), "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 2 of 7 images" in err and "Traceback" not in err
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_eight_class_model_keeps_contempt_in_csv(tmp_path):
+    import torch
+
+    from ferkit.core.labels import CKPLUS_CLASSES
+    from ferkit.export import export_onnx
+    from ferkit.models import create
+    from ferkit.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "m.pt", create("vgg_compact", num_classes=8, widths=(4, 8)), CKPLUS_CLASSES,
+                           {"image_size": 48, "input_size": 40, "mean": 0.5, "std": 0.25})
+    onnx = export_onnx(ckpt, tmp_path / "m.onnx")
+    assert main(["analyze", str(SAMPLE), "--model", str(onnx), "--out", str(tmp_path / "r.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert "contempt" in rows[0] and abs(sum(float(rows[0][c]) for c in CKPLUS_CLASSES) - 1) < 1e-9

@@ -31,7 +31,7 @@ def test_analyze_a_video_folder(videos, tmp_path, capsys):
         assert (out / f"{stem}.frames.csv").exists() and (out / f"{stem}.timeline.png").exists()
         assert (tmp_path / "ann" / f"{stem}.annotated.mp4").stat().st_size > 1000
     # existing results are kept unless --overwrite
-    assert main(["analyze", str(videos / "one.mp4"), "--out-dir", str(out), "--format", "csv", "--no-progress"]) == 1
+    assert main(["analyze", str(videos / "one.mp4"), "--out-dir", str(out), "--format", "csv", "--no-progress"]) == 2
     assert "exists" in capsys.readouterr().err
 
 
@@ -41,7 +41,7 @@ def test_single_video_out_and_annotate_file(videos, tmp_path, capsys):
                  "--no-progress"]) == 0
     assert (tmp_path / "one.summary.json").exists() and (tmp_path / "a.mp4").exists()
     lines = rows.read_text().splitlines()
-    assert len(lines) == 15 and json.loads(lines[0])["track_id"] == 0
+    assert len(lines) == 15 and json.loads(lines[0])["faces"][0]["track_id"] == 0
     assert main(["analyze", str(videos / "one.mp4"), "--json", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["tracks"] == 1
 
@@ -53,16 +53,21 @@ def test_score_videos_cli(videos, tmp_path, capsys):
     labels = tmp_path / "labels.csv"
     labels.write_text("video,label\none.mp4,happy\ntwo.avi,sad\n")
     capsys.readouterr()
-    assert main(["score-videos", str(out), "--labels", str(labels), "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["score-videos", str(out), "--labels", str(labels), "--out", str(tmp_path / "r.json")]) == 0
     text = capsys.readouterr().out
     assert "2 of 2 labelled videos scored" in text and "| vote | 2 | 0.500" in text
     assert json.loads((tmp_path / "r.json").read_text())["rules"]["mean"]["n"] == 2
 
 
-def test_webcam_on_a_file_source(videos, tmp_path, capsys):
-    assert main(["webcam", str(videos / "one.mp4"), "--record", str(tmp_path / "live.mp4"),
-                 "--rows", str(tmp_path / "live.csv"), "--max-frames", "8"]) == 0
+def test_webcam_on_a_file_source_with_analyze_flags(videos, tmp_path, capsys):
+    assert main(["webcam", str(videos / "one.mp4"), "--annotate", str(tmp_path / "live.mp4"),
+                 "--out", str(tmp_path / "live.csv"), "--max-frames", "8", "--every", "2", "--detect-every", "2",
+                 "--smooth", "0", "--no-progress"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["frames"] == 8 and summary["tracks"] == 1
+    assert summary["frames_sampled"] == 8 and summary["tracks"] == 1
     assert (tmp_path / "live.mp4").exists() and len((tmp_path / "live.csv").read_text().splitlines()) == 9
-    assert main(["webcam", "9"]) == 2
+    assert (tmp_path / "live.summary.json").exists() and (tmp_path / "live.timeline.png").exists()
+    frames = [int(line.split(",")[0]) for line in (tmp_path / "live.csv").read_text().splitlines()[1:]]
+    assert frames == list(range(0, 16, 2))
+    assert main(["webcam", "97", "--no-progress"]) == 2
+    assert "97" in capsys.readouterr().err

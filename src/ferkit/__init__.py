@@ -2,15 +2,14 @@
 
 from ferkit.core.labels import EMOTIONS, SENTIMENTS
 
-__version__ = "0.1.0"
-__all__ = ["EMOTIONS", "SENTIMENTS", "Face", "Recognizer", "RecognizerOptions", "__version__"]
-
-_LAZY = {"Face", "Recognizer", "RecognizerOptions"}
+__version__ = "0.2.0"
+_API = ("Face", "FrameResult", "ImageResult", "Recognizer", "RecognizerOptions", "VideoOptions", "read_results")
+__all__ = ["EMOTIONS", "SENTIMENTS", "__version__", *_API]
 
 
 def __getattr__(name: str):
-    # the Recognizer pulls in OpenCV and ONNX Runtime; import them only when it is asked for
-    if name in _LAZY:
+    # The Recognizer loads OpenCV and ONNX Runtime; `import ferkit` (and `ferkit --version`) should not.
+    if name in _API:
         from ferkit import infer
 
         return getattr(infer, name)

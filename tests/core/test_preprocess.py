@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from ferkit.infer import EmotionClassifier, model_input, softmax, tta_views
+from ferkit.core.preprocess import model_input, tta_views
+from ferkit.infer.classifier import EmotionClassifier, softmax
 
 PRE = {"image_size": 48, "input_size": 40, "mean": 0.5, "std": 0.25}
 

@@ -5,7 +5,6 @@ import pytest
 from ferkit.data import load_dataset
 from ferkit.faces import Detection
 from ferkit.faces.align import align_face, eye_angle, region_boxes, region_crops
-from ferkit.infer import EmotionClassifier
 
 
 def pattern(size: int = 48, seed: int = 0) -> np.ndarray:
@@ -91,6 +90,8 @@ def test_region_crops_from_6_keypoints():
 def test_fer2013_faces_through_the_alignment_path_keep_their_prediction(fer2013_path):
     """A FER2013 face enlarged on a canvas and cropped back through align_face gets the same
     prediction as the raw 48x48 image."""
+    from ferkit.infer.classifier import EmotionClassifier  # above the faces layer: only here
+
     ds = load_dataset(fer2013_path).select_split("test")
     faces = ds.images[:200]
     clf = EmotionClassifier()

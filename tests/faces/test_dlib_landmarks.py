@@ -6,7 +6,6 @@ pytest.importorskip("dlib", reason="dlib is optional: pip install ferkit[dlib]")
 
 from ferkit.faces.align import align_face, region_crops
 from ferkit.faces.dlib_models import landmarks_68, model_file
-from ferkit.video.synthetic import ASTRONAUT_FACE
 
 
 def test_model_file_is_found_without_importing_the_package():
@@ -15,10 +14,10 @@ def test_model_file_is_found_without_importing_the_package():
         model_file("no_such_model.dat")
 
 
-def test_landmarks_on_a_48px_face_crop(astronaut):
+def test_landmarks_on_a_48px_face_crop(astronaut, astronaut_face):
     """As for FER2013 and CK+ faces: the whole crop as the face box."""
     gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)
-    face = align_face(gray, ASTRONAUT_FACE, 48, scale=1.1).image
+    face = align_face(gray, astronaut_face, 48, scale=1.1).image
     pts = landmarks_68(face, (0, 0, 48, 48))
     assert pts.shape == (68, 2)
     right_eye, left_eye, mouth = pts[36:42].mean(0), pts[42:48].mean(0), pts[48:68].mean(0)

@@ -1,17 +1,9 @@
-import csv
-import json
-
 import cv2
 import numpy as np
 import pytest
 
+from ferkit.core.errors import OptionError
 from ferkit.infer.batch import Annotator, expand_inputs
-from ferkit.infer.writers import FACE_FIELDS, ResultWriter, face_rows, output_format
-
-FACE = {
-    "box": [1, 2, 3, 4], "score": 0.9, "emotions": {"angry": 0.5, "happy": 0.5}, "label": "angry",
-    "sentiment": "negative", "sentiment_scores": {"negative": 0.5, "neutral": 0.0, "positive": 0.5},
-}
 
 
 def make_tree(tmp_path):
@@ -57,33 +49,18 @@ def test_annotator_never_overwrites_inputs_or_existing_files(tmp_path):
     assert ann.target(src.relative_to(tmp_path).with_suffix(".gif")).suffix == ".png"
 
 
-@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv"])
-def test_writers(tmp_path, suffix):
-    path = tmp_path / f"r{suffix}"
-    records = [
-        {"path": "a.png", "width": 10, "height": 10, "status": "ok", "error": None, "faces": [FACE, FACE]},
-        {"path": "b.png", "width": None, "height": None, "status": "error", "error": "bad", "faces": []},
-    ]
-    with ResultWriter(path) as w:
-        for r in records:
-            w.write(r)
-    if suffix == ".json":
-        assert json.loads(path.read_text()) == records
-    elif suffix == ".jsonl":
-        assert [json.loads(line) for line in path.read_text().splitlines()] == records
-    else:
-        rows = list(csv.DictReader(path.open()))
-        assert len(rows) == 3 and rows[0]["x"] == "1" and rows[1]["face"] == "1"
-        assert rows[2]["error"] == "bad" and rows[2]["label"] == ""
-        assert set(FACE_FIELDS) <= set(rows[0])
-    with pytest.raises(FileExistsError):
-        ResultWriter(path)
-    ResultWriter(path, overwrite=True).close()
+def test_empty_folder_and_folder_named_like_an_image_are_reported(tmp_path):
+    (tmp_path / "photo.jpg").mkdir()
+    (tmp_path / "empty").mkdir()
+    items = expand_inputs([tmp_path / "photo.jpg", tmp_path / "empty"])
+    assert len(items) == 2
+    assert all("a folder with no image files" in i.error for i in items)
 
 
-def test_writer_rejects_unknown_format_and_json_append(tmp_path):
-    with pytest.raises(ValueError, match="must end in"):
-        output_format(tmp_path / "r.txt")
-    with pytest.raises(ValueError, match="appending"):
-        ResultWriter(tmp_path / "r.json", append=True)
-    assert face_rows({"path": "p", "faces": []})[0]["path"] == "p"
+def test_annotating_into_an_input_folder_is_refused(tmp_path):
+    (tmp_path / "in").mkdir()
+    with pytest.raises(OptionError, match="inside the input folder"):
+        Annotator(tmp_path / "in" / "annotated", input_folders=[tmp_path / "in"])
+    with pytest.raises(OptionError, match="inside the input folder"):
+        Annotator(tmp_path / "in", input_folders=[tmp_path / "in"])
+    Annotator(tmp_path / "out", input_folders=[tmp_path / "in"])  # beside it is fine

@@ -9,7 +9,8 @@ from PIL import Image
 import ferkit
 from ferkit import Recognizer, RecognizerOptions
 from ferkit.faces import iou_matrix
-from ferkit.infer import UnsupportedImageError, array_to_bgr, load_bgr
+from ferkit.core.errors import MissingInputError, OptionError
+from ferkit.core.inputs import UnsupportedImageError, array_to_bgr, load_bgr
 from ferkit.core.labels import EMOTIONS, SENTIMENTS
 
 SAMPLE = Path(ferkit.__file__).parent / "samples" / "astronaut.png"
@@ -39,6 +40,7 @@ def check_face(face):
 def test_path_gives_the_astronauts_face(recognizer):
     faces = recognizer.analyze_image(SAMPLE)
     assert len(faces) == 1
+    assert faces.status == "ok" and faces.path == str(SAMPLE) and (faces.width, faces.height) == (512, 512)
     check_face(faces[0])
     assert faces[0].label == "happy" and faces[0].sentiment == "positive"
     assert all(isinstance(v, int) for v in faces[0].box)
@@ -75,7 +77,8 @@ def test_grayscale_inputs(recognizer, bgr):
 
 
 def test_no_face_gives_an_empty_list(recognizer):
-    assert recognizer.analyze_image(np.full((240, 320, 3), 127, np.uint8)) == []
+    result = recognizer.analyze_image(np.full((240, 320, 3), 127, np.uint8))
+    assert len(result) == 0 and result.status == "no_face" and result.path is None
 
 
 def test_unsupported_inputs_say_what_they_are(recognizer):
@@ -89,9 +92,9 @@ def test_unsupported_inputs_say_what_they_are(recognizer):
     ]:
         with pytest.raises(UnsupportedImageError, match=match):
             recognizer.analyze_image(bad)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(MissingInputError):
         recognizer.analyze_image("/no/such/file.png")
-    with pytest.raises(ValueError, match="color_order"):
+    with pytest.raises(OptionError, match="color_order"):
         array_to_bgr(np.zeros((4, 4, 3), np.uint8), "hsv")
 
 
@@ -110,7 +113,7 @@ def test_options(bgr):
     assert faces[0].landmarks is None  # Haar has no landmarks
     with pytest.raises(TypeError, match="either"):
         Recognizer(opts, tta="none")
-    with pytest.raises(ValueError, match="unknown face detector"):
+    with pytest.raises(OptionError, match="detector must be one of blazeface"):
         Recognizer(detector="nope")
 
 
@@ -126,9 +129,52 @@ def test_many_faces_are_classified_in_one_batch(bgr):
     assert [f.box[0] for f in faces] == sorted(f.box[0] for f in faces)
     assert {f.label for f in faces} == {"happy"}
     # one batched classifier call gives what one call per face gives
-    image, detections = recognizer.detect(canvas)
-    crops = recognizer.align(image, detections)
-    batched = recognizer.classify(crops)
-    single = np.concatenate([recognizer.classify(c[None]) for c in crops])
+    pipeline = recognizer.pipeline
+    detections = pipeline.detect(canvas)
+    batched = pipeline.classify(canvas, detections)
+    single = np.concatenate([pipeline.classify(canvas, [d]) for d in detections])
     assert np.allclose(batched, single, atol=1e-6)
     assert np.allclose(batched, [list(f.emotions.values()) for f in faces])
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"tta": "bogus"}, "tta"), ({"batch_size": 0}, "batch_size"), ({"batch_size": 2.5}, "batch_size"),
+    ({"detector": "nope"}, "detector"), ({"model": "nope"}, "model"), ({"upsample": 5}, "upsample"),
+    ({"score_threshold": 1.5}, "score_threshold"), ({"align": "yes"}, "align"), ({"threads": -1}, "threads"),
+    ({"sentiment_map": "moody"}, "sentiment_map"), ({"sentiment_map": {"happy": "glad"}}, "sentiment_map"),
+    ({"crop_shift": (0.1,)}, "crop_shift"), ({"color_order": "hsv"}, "color_order"),
+])
+def test_options_are_checked_when_made(bad, field):
+    with pytest.raises(OptionError, match=field):
+        RecognizerOptions(**bad)
+
+
+def test_model_names_and_files(tmp_path):
+    assert RecognizerOptions(model="default").model_path == RecognizerOptions().model_path
+    with pytest.raises(MissingInputError, match="no such model file"):
+        RecognizerOptions(model=tmp_path / "missing.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    from ferkit.core.errors import InputError
+
+    with pytest.raises(InputError, match="not a loadable ONNX model"):
+        Recognizer(model=bad)
+
+
+def test_video_options_are_checked_when_made():
+    from ferkit import VideoOptions
+
+    for bad, field in [({"every": 0}, "every"), ({"fps": 0}, "fps"), ({"detect_every": 0}, "detect_every"),
+                       ({"smoothing_half_life_s": -1}, "smoothing"), ({"every": "2"}, "every"),
+                       ({"fps": float("nan")}, "fps")]:
+        with pytest.raises(OptionError, match=field):
+            VideoOptions(**bad)
+
+
+def test_analyze_images_records_bad_inputs_and_goes_on(recognizer, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    results = list(recognizer.analyze_images([SAMPLE, bad, tmp_path / "missing.png", np.zeros((4, 4, 2), np.uint8)]))
+    assert [r.status for r in results] == ["ok", "error", "error", "error"]
+    assert results[1].error.startswith(str(bad)) and str(bad) not in results[1].error[len(str(bad)):]
+    assert "no such file" in results[2].error and "got shape" in results[3].error

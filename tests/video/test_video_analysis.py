@@ -3,11 +3,13 @@ import json
 import numpy as np
 import pytest
 
-from ferkit import Recognizer
+from ferkit import Recognizer, VideoOptions
+from ferkit.core.errors import InputError, OutputExistsError, ResumeError
+from ferkit.core.video_file import VideoReader
 from ferkit.faces import iou_matrix
-from ferkit.video import VideoOptions, VideoReader
-from ferkit.video.results import FrameRowWriter, read_rows
-from ferkit.video.run import VideoInterrupted, VideoOutputs, analyze_video_file
+from ferkit.infer.tables import read_records
+from ferkit.video.loop import VideoInterrupted, analyze_source
+from ferkit.video.outputs import VideoOutputs
 from ferkit.video.synthetic import Sprite, make_test_video
 
 
@@ -50,13 +52,13 @@ def test_outputs_and_summary(recognizer, crossing_video, tmp_path, fmt):
     if fmt == "parquet":
         pytest.importorskip("pyarrow")
     path, _ = crossing_video
-    out = VideoOutputs.in_folder(tmp_path, "crossing", fmt)
-    out.annotated = tmp_path / "crossing.annotated.mp4"
-    summary = analyze_video_file(recognizer, path, out, VideoOptions(every=2), progress=False)
-    rows = read_rows(out.rows)
-    assert {r["frame"] for r in rows} == set(range(0, 90, 2))
-    face_rows = [r for r in rows if r["track_id"] is not None]
-    assert set(face_rows[0]) >= {"frame", "time_s", "track_id", "box", "emotions", "label", "sentiment"}
+    out = VideoOutputs.in_folder(tmp_path, "crossing", fmt, tmp_path / "crossing.annotated.mp4")
+    summary = analyze_source(recognizer, str(path), out, VideoOptions(every=2), progress=False)
+    records = read_records(out.rows)
+    assert [r["frame"] for r in records] == list(range(0, 90, 2))
+    faces = [f for r in records for f in r["faces"]]
+    assert set(faces[0]) >= {"track_id", "box", "emotions", "emotions_raw", "label", "sentiment"}
+    assert not out.state.exists()  # a finished run leaves no resume state
     assert json.loads(out.summary.read_text()) == json.loads(json.dumps(summary))
     assert summary["complete"] and summary["tracks"] == 3 and summary["frames_sampled"] == 45
     assert summary["main_track"] == 0
@@ -67,74 +69,158 @@ def test_outputs_and_summary(recognizer, crossing_video, tmp_path, fmt):
     assert out.timeline.stat().st_size > 10_000
     with VideoReader(out.annotated) as r:
         assert len(list(r)) == 45 and r.info.width == 640
-    with pytest.raises(FileExistsError):
-        analyze_video_file(recognizer, path, out, progress=False)
+    with pytest.raises(OutputExistsError):
+        analyze_source(recognizer, str(path), out, progress=False)
 
 
-def test_interrupt_and_resume_match_an_uninterrupted_run(recognizer, crossing_video, tmp_path, monkeypatch):
-    path, _ = crossing_video
-    full = VideoOutputs.in_folder(tmp_path / "full", "v")
-    analyze_video_file(recognizer, path, full, progress=False)
-    part = VideoOutputs.in_folder(tmp_path / "part", "v")
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory, face):
+    """8 s at 15 fps: one face drifting (a long track with smoothing state worth restoring)."""
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    make_test_video(path, [Sprite(face, (20, 60), (300, 120), 0.0, 8.0)], 480, 320, 15, 8.0)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_interrupt_and_resume_equal_an_uninterrupted_run(recognizer, long_video, tmp_path, fmt, monkeypatch):
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    options = VideoOptions(every=2, detect_every=3, smoothing_half_life_s=1.0)
+    full = VideoOutputs.in_folder(tmp_path / "full", "v", fmt)
+    analyze_source(recognizer, str(long_video), full, options, progress=False)
+    part = VideoOutputs.in_folder(tmp_path / "part", "v", fmt)
+    # interrupted by Ctrl-C after 23 frames
     calls = {"n": 0}
-    original = FrameRowWriter.write
+    from ferkit.infer.stream import FaceStream
 
-    def write_then_stop(self, rows):
-        original(self, rows)
+    original = FaceStream.process
+
+    def process_then_stop(self, *a, **k):
         calls["n"] += 1
-        if calls["n"] == 40:
+        if calls["n"] == 24:
             raise KeyboardInterrupt
+        return original(self, *a, **k)
 
-    monkeypatch.setattr(FrameRowWriter, "write", write_then_stop)
+    monkeypatch.setattr(FaceStream, "process", process_then_stop)
     with pytest.raises(VideoInterrupted) as stop:
-        analyze_video_file(recognizer, path, part, progress=False)
-    monkeypatch.setattr(FrameRowWriter, "write", original)
-    assert not stop.value.summary["complete"] and stop.value.summary["frames_sampled"] == 40
+        analyze_source(recognizer, str(long_video), part, options, progress=False)
+    monkeypatch.setattr(FaceStream, "process", original)
+    assert not stop.value.summary["complete"] and stop.value.summary["frames_sampled"] == 23
     assert json.loads(part.summary.read_text())["complete"] is False
-    assert {r["frame"] for r in read_rows(part.rows)} == set(range(40))
-    summary = analyze_video_file(recognizer, path, part, resume=True, progress=False)
-    assert summary["complete"] and summary["frames_sampled"] == 90
-    a, b = read_rows(full.rows), read_rows(part.rows)
-    assert [(r["frame"], r.get("box")) for r in a] == [(r["frame"], r.get("box")) for r in b]
-    raw_a = [list(r["emotions_raw"].values()) for r in a if r["track_id"] is not None]
-    raw_b = [list(r["emotions_raw"].values()) for r in b if r["track_id"] is not None]
-    assert np.allclose(raw_a, raw_b)
-    # track ids continue after the ones already written
-    before = {r["track_id"] for r in b if r["frame"] < 40 and r["track_id"] is not None}
-    after = {r["track_id"] for r in b if r["frame"] >= 40 and r["track_id"] is not None}
-    assert min(after) > max(before)
+    assert part.state.exists()
+    summary = analyze_source(recognizer, str(long_video), part, options, resume=True, progress=False)
+    assert summary["complete"] and summary["frames_sampled"] == 60 and not part.state.exists()
+    # the very same records: frames, track ids, boxes, smoothed and raw probabilities
+    assert read_records(part.rows) == read_records(full.rows)
+    assert summary["per_track"] == json.loads(full.summary.read_text())["per_track"]
+    # resuming a finished run does nothing
+    assert analyze_source(recognizer, str(long_video), part, options, resume=True, progress=False)["complete"]
+
+
+def test_a_killed_run_resumes_from_its_last_saved_state(recognizer, long_video, tmp_path):
+    """A run killed without warning (no Ctrl-C handling) resumes from the last state it saved,
+    cutting away rows written after it."""
+    options = VideoOptions(every=2)
+    full = VideoOutputs.in_folder(tmp_path / "full", "v")
+    analyze_source(recognizer, str(long_video), full, options, progress=False)
+    part = VideoOutputs.in_folder(tmp_path / "part", "v")
+    analyze_source(recognizer, str(long_video), part, options, progress=False, max_frames=20, state_every_s=0)
+    saved = json.loads(part.state.read_text())
+    assert saved["frames_done"] == 38 and saved["records"] == 20
+    with open(part.rows, "a") as fh:  # rows written after the saved state, and half a line
+        fh.write(json.dumps(read_records(full.rows)[20]) + "\n" + '{"frame": 42, "ti')
+    analyze_source(recognizer, str(long_video), part, options, resume=True, progress=False)
+    assert read_records(part.rows) == read_records(full.rows)
+
+
+def test_resume_refuses_another_video_or_other_options(recognizer, long_video, crossing_video, tmp_path):
+    part = VideoOutputs.in_folder(tmp_path, "v")
+    analyze_source(recognizer, str(long_video), part, VideoOptions(every=2), progress=False, max_frames=5)
+    other = tmp_path / "renamed" / "long.mp4"  # same name, other content
+    other.parent.mkdir()
+    other.write_bytes(crossing_video[0].read_bytes())
+    with pytest.raises(ResumeError, match="another input"):
+        analyze_source(recognizer, str(other), part, VideoOptions(every=2), resume=True, progress=False)
+    with pytest.raises(ResumeError, match="every: 2 then, 3 now"):
+        analyze_source(recognizer, str(long_video), part, VideoOptions(every=3), resume=True, progress=False)
+    with pytest.raises(ResumeError, match="tta"):
+        analyze_source(Recognizer(tta="flip"), str(long_video), part, VideoOptions(every=2), resume=True,
+                       progress=False)
+    # the rows were not touched by the refused attempts
+    assert len(read_records(part.rows)) == 5
 
 
 def test_a_video_with_no_face(recognizer, tmp_path, face):
     path = tmp_path / "empty_scene.avi"
     make_test_video(path, [], 320, 240, 10, 1.0)
     out = VideoOutputs.in_folder(tmp_path, "empty_scene")
-    summary = analyze_video_file(recognizer, path, out, progress=False)
+    summary = analyze_source(recognizer, str(path), out, progress=False)
     assert summary["frames_sampled"] == 10 and summary["tracks"] == 0 and summary["overall"] is None
     assert not out.timeline.exists()
-    assert all(r["track_id"] is None for r in read_rows(out.rows))
+    assert all(r["faces"] == [] for r in read_records(out.rows))
 
 
 def test_outputs_never_replace_the_input(recognizer, crossing_video):
     path, _ = crossing_video
-    with pytest.raises(ValueError, match="may not be the input"):
-        analyze_video_file(recognizer, path, VideoOutputs(annotated=path), overwrite=True, progress=False)
+    with pytest.raises(OutputExistsError, match="may not be the input"):
+        analyze_source(recognizer, str(path), VideoOutputs(annotated=path), overwrite=True, progress=False)
 
 
-def test_analyze_stream(recognizer, face):
-    recognizer.reset_stream()
+def test_streams_have_their_own_state_and_check_timestamps(recognizer, face):
     canvas = np.full((360, 480, 3), 70, np.uint8)
     ids = []
-    for i in range(5):
-        frame = canvas.copy()
-        frame[50 : 50 + 150, 20 + 10 * i : 170 + 10 * i] = face
-        faces = recognizer.analyze_stream(frame, i / 30)
-        ids.append([f.track_id for f in faces])
-    assert ids == [[0]] * 5
-    with pytest.raises(ValueError, match="must not go back"):
-        recognizer.analyze_stream(canvas, 0.0)
-    recognizer.reset_stream()
-    assert recognizer.analyze_stream(canvas, 0.0) == []
+    with recognizer.open_stream(VideoOptions(smoothing_half_life_s=0.2)) as stream:
+        for i in range(5):
+            frame = canvas.copy()
+            frame[50 : 50 + 150, 20 + 10 * i : 170 + 10 * i] = face
+            result = stream.process(frame, i / 30)
+            ids.append([f.track_id for f in result])
+        assert ids == [[0]] * 5 and result.frame == 4
+        with pytest.raises(InputError, match="must increase"):
+            stream.process(canvas, 0.0)
+        for bad in (float("nan"), float("inf"), "soon"):
+            with pytest.raises(InputError, match="timestamp"):
+                stream.process(canvas, bad)
+    with pytest.raises(InputError, match="closed"):
+        stream.process(canvas, 1.0)
+    with recognizer.open_stream() as fresh:  # a new stream starts from nothing
+        assert len(fresh.process(canvas, 0.0)) == 0
+
+
+def test_one_stream_from_several_threads_is_serialised(recognizer, face):
+    import threading
+
+    frame = np.full((240, 320, 3), 70, np.uint8)
+    frame[40:190, 80:230] = face
+    stream = recognizer.open_stream()
+    errors, results = [], []
+    clock = iter(np.arange(1000) / 30)
+    lock = threading.Lock()
+
+    def feed():
+        for _ in range(6):
+            with lock:
+                t = next(clock)
+            try:
+                results.append(stream.process(frame, t))
+            except InputError as exc:  # a later timestamp may overtake an earlier one: refused, clearly
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=feed) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) + len(errors) == 18 and len(results) >= 6
+    assert all("must increase" in e for e in errors)
+    assert {f.track_id for r in results for f in r} == {0}  # state never torn: one face, one track
+
+
+def test_recognizer_closes(face):
+    with Recognizer() as rec:
+        assert len(rec.analyze_image(np.full((100, 100, 3), 70, np.uint8))) == 0
+    with pytest.raises(InputError, match="closed"):
+        rec.analyze_image(np.zeros((10, 10, 3), np.uint8))
 
 
 def test_two_faces_far_apart_in_720p(recognizer, tmp_path, face):

@@ -1,44 +1,19 @@
-"""ferkit analyze: every face in images, with its box and emotion probabilities."""
+"""ferkit analyze: every face in images and videos, with its box and emotion probabilities."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections import Counter
+from pathlib import Path
 
-from tqdm import tqdm
-
-from ferkit.cli.analyze_video import add_video_arguments, run_videos
-from ferkit.faces import list_detectors
-from ferkit.infer import TTA_MODES, Recognizer, RecognizerOptions
-from ferkit.infer.batch import Annotator, analyze_items, expand_inputs
-from ferkit.infer.writers import ResultWriter
-from ferkit.core.labels import SENTIMENT_MAPS
-from ferkit.video import is_video
-
-
-def add_recognizer_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by every command that runs a Recognizer."""
-    p.add_argument("--model", help="ONNX model or checkpoint (default: the bundled model)")
-    p.add_argument("--detector", default="blazeface", choices=list_detectors())
-    p.add_argument("--threshold", type=float, default=0.5, help="minimum face score (default 0.5)")
-    p.add_argument("--min-face", type=int, default=20, help="smallest face side in pixels (default 20)")
-    p.add_argument("--max-faces", type=int, default=None, help="keep at most this many faces per image")
-    p.add_argument("--upsample", type=int, default=0, help="extra effort for small faces (0, 1, 2)")
-    p.add_argument("--no-align", action="store_true", help="do not rotate faces to level the eyes")
-    p.add_argument("--tta", default="none", choices=TTA_MODES,
-                   help="test-time augmentation (flip: +1.1 points on FER2013 PrivateTest, about half the classifier speed)")
-    p.add_argument("--sentiment-map", default="default", choices=sorted(SENTIMENT_MAPS))
-    p.add_argument("--threads", type=int, default=0, help="classifier threads (0: ONNX Runtime's default)")
-
-
-def recognizer_options(args: argparse.Namespace) -> RecognizerOptions:
-    return RecognizerOptions(
-        model=args.model, detector=args.detector, score_threshold=args.threshold, min_face_size=args.min_face,
-        max_faces=args.max_faces, upsample=args.upsample, align=not args.no_align, tta=args.tta,
-        threads=args.threads, sentiment_map=args.sentiment_map,
-    )
+from ferkit.cli.common import (
+    add_common_output_arguments,
+    add_recognizer_arguments,
+    add_video_arguments,
+    recognizer_options,
+    video_options,
+)
 
 
 def add_parser(sub) -> None:
@@ -50,16 +25,48 @@ def add_parser(sub) -> None:
         "130: interrupted (results so far are kept).",
     )
     p.add_argument("paths", nargs="+", help="image or video files, folders or glob patterns")
-    p.add_argument("--out", help="image results: .json, .jsonl or .csv (one row per face); for a single video, "
-                   "its per-frame rows (.jsonl, .csv, .parquet) with NAME.summary.json and NAME.timeline.png beside")
+    p.add_argument("--out", help="image results: .json, .jsonl, .csv or .parquet (CSV/Parquet: one row per face); "
+                   "for a single video, its per-frame results (same formats) with NAME.summary.json and "
+                   "NAME.timeline.png beside")
+    p.add_argument("--out-dir", help="per-video outputs for any number of videos: NAME.frames.FORMAT, "
+                   "NAME.summary.json, NAME.timeline.png")
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "json", "csv", "parquet"],
+                   help="per-frame results format in --out-dir (default jsonl)")
     p.add_argument("--annotate", metavar="PATH", help="annotated copies: a folder (images, and NAME.annotated.mp4 "
                    "per video) or, for one video, a video file such as out.mp4")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
-    p.add_argument("--json", action="store_true", help="print video summaries as JSON")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted video run (same input, same "
+                   "options) exactly where it stopped")
+    add_common_output_arguments(p, json_help="print each result as a JSON line on stdout")
     add_recognizer_arguments(p)
     add_video_arguments(p)
     p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ferkit.core.video_file import is_video
+    from ferkit.infer.batch import expand_inputs
+    from ferkit.infer.recognizer import Recognizer
+
+    everything = expand_inputs(args.paths, video=True)
+    videos = [str(i.path) for i in everything if not i.error and is_video(i.path)]
+    items = [i for i in everything if i.error or not is_video(i.path)]
+    if items and args.out and videos and not args.out_dir:
+        from ferkit.core.errors import OptionError
+
+        raise OptionError("with videos and images together, put video results in --out-dir")
+    if items and args.out:
+        from ferkit.infer.tables import check_writable
+
+        check_writable(args.out, overwrite=args.overwrite)  # before any work
+    with Recognizer(recognizer_options(args)) as recognizer:
+        failed_videos, code = 0, 0
+        if videos:
+            failed_videos, interrupted = run_videos(args, recognizer, videos, alone=not items)
+            if interrupted:
+                return 130
+        if items:
+            code = run_images(args, recognizer, items)
+    return code if code == 130 else (1 if failed_videos or code else 0)
 
 
 def _summary_line(record: dict) -> str:
@@ -67,35 +74,28 @@ def _summary_line(record: dict) -> str:
         return f"{record['path']}: error: {record['error']}"
     if not record["faces"]:
         return f"{record['path']}: no face found"
-    faces = "; ".join(
-        f"{f['label']} {f['emotions'][f['label']]:.2f} at {f['box']}" for f in record["faces"]
-    )
+    faces = "; ".join(f"{f['label']} {f['emotions'][f['label']]:.2f} at {f['box']}" for f in record["faces"])
     return f"{record['path']}: {len(record['faces'])} face(s): {faces}"
 
 
-def run(args: argparse.Namespace) -> int:
-    everything = expand_inputs(args.paths, video=True)
-    videos = [i.path for i in everything if not i.error and is_video(i.path)]
-    items = [i for i in everything if i.error or not is_video(i.path)]
-    recognizer = Recognizer(recognizer_options(args))
-    failed_videos = 0
-    if videos:
-        failed_videos, interrupted = run_videos(args, recognizer, videos, has_images=bool(items))
-        if interrupted:
-            return 130
-        if not items:
-            return 1 if failed_videos else 0
-    code = run_images(args, recognizer, items)
-    return 1 if failed_videos or code else 0
-
-
 def run_images(args: argparse.Namespace, recognizer, items) -> int:
-    writer = ResultWriter(args.out, overwrite=args.overwrite) if args.out else None
-    annotator = Annotator(args.annotate, [i.path for i in items], args.overwrite) if args.annotate else None
+    from collections import Counter
+
+    from tqdm import tqdm
+
+    from ferkit.infer.batch import Annotator, analyze_items
+    from ferkit.infer.tables import ResultWriter
+
+    folders = [a for a in args.paths if Path(a).is_dir()]
+    annotator = (Annotator(args.annotate, [i.path for i in items], args.overwrite, input_folders=folders)
+                 if args.annotate else None)
+    writer = ResultWriter(args.out, "image", recognizer.classes, overwrite=args.overwrite) if args.out else None
     counts: Counter = Counter()
     bar = tqdm(total=len(items), unit="img", disable=args.no_progress or len(items) < 10, file=sys.stderr)
+    interrupted = False
     try:
-        for record, note in analyze_items(recognizer, items, annotator):
+        for result, note in analyze_items(recognizer, items, annotator):
+            record = result.to_dict()
             counts[record["status"]] += 1
             counts["faces"] += len(record["faces"])
             if writer:
@@ -104,13 +104,67 @@ def run_images(args: argparse.Namespace, recognizer, items) -> int:
                 tqdm.write(f"error: {record['error']}", file=sys.stderr)
             if note:
                 tqdm.write(f"note: {note}", file=sys.stderr)
-            if not writer:
+            if args.json:
+                tqdm.write(json.dumps(record), file=sys.stdout)
+            elif not writer:
                 tqdm.write(_summary_line(record), file=sys.stdout)
             bar.update()
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
         if writer:
             writer.close()
-    summary = {"images": len(items), "faces": counts["faces"], "no_face": counts["no_face"], "errors": counts["error"]}
-    print(f"analyzed {json.dumps(summary)}" + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+    done = sum(counts[s] for s in ("ok", "no_face", "error"))
+    summary = {"images": len(items), "analyzed": done, "faces": counts["faces"], "no_face": counts["no_face"],
+               "errors": counts["error"]}
+    where = f" -> {args.out}" if args.out else ""
+    if interrupted:
+        print(f"interrupted after {done} of {len(items)} images {json.dumps(summary)}{where}", file=sys.stderr)
+        return 130
+    print(f"analyzed {json.dumps(summary)}{where}", file=sys.stderr)
     return 1 if counts["error"] else 0
+
+
+def summary_line(summary: dict) -> str:
+    overall = summary.get("overall")
+    head = f"{summary['video']}: {summary['frames_sampled']} frames, {summary['tracks']} track(s)"
+    if summary.get("skipped_frames"):
+        head += f", {summary['skipped_frames']} corrupt frame(s) skipped"
+    if summary.get("truncated") or (summary.get("complete") is False and not summary.get("stopped_early")):
+        head += f" (incomplete: {summary.get('frames_read')} of {summary.get('frames_declared')} frames read)"
+    if not overall:
+        return head + ", no face found"
+    return (head + f"; dominant {overall['dominant_by_mean']} (mean) / {overall['dominant_by_vote']} (vote), "
+            f"sentiment {overall['sentiment_by_mean']}")
+
+
+def run_videos(args: argparse.Namespace, recognizer, videos: list[str], alone: bool) -> tuple[int, bool]:
+    """Analyse each video; returns (number failed, interrupted)."""
+    from ferkit.core.errors import InputError, MissingInputError, ResumeError
+    from ferkit.video.loop import VideoInterrupted, analyze_source
+    from ferkit.video.outputs import plan_outputs
+
+    plans = plan_outputs(videos, args.out, args.out_dir, args.annotate, args.format, alone)
+    options = video_options(args)
+    for outputs in plans:  # every output checked before the first video starts
+        outputs.check(None, args.overwrite, args.resume)
+    failed = 0
+    for video, outputs in zip(videos, plans):
+        try:
+            summary = analyze_source(recognizer, video, outputs, options, resume=args.resume,
+                                     overwrite=args.overwrite, progress=not args.no_progress)
+        except VideoInterrupted as stop:
+            print(summary_line(stop.summary) + " (interrupted; results so far are saved)", file=sys.stderr)
+            return failed, True
+        except (InputError, MissingInputError, ResumeError) as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(summary))
+        elif outputs.summary is None:
+            print(summary_line(summary))
+        else:
+            print(summary_line(summary) + f" -> {outputs.summary}", file=sys.stderr)
+    return failed, False

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ferkit.export import export_onnx, max_abs_difference
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a checkpoint to ONNX", description="Export a checkpoint to ONNX "
@@ -14,6 +12,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output .onnx path")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--no-progress", action="store_true", help="accepted for symmetry; export shows no progress bar")
     p.add_argument("--card-data", metavar="PATH", help="also write a model card (JSON + Markdown beside --out) "
                    "with metrics on this dataset's val and test splits")
     p.add_argument("--card-cross", metavar="PATH", help="dataset evaluated whole for the card's cross-dataset results")
@@ -23,6 +22,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ferkit.export import export_onnx, max_abs_difference
+
     out = export_onnx(args.checkpoint, args.out, opset=args.opset, overwrite=args.overwrite)
     diff = max_abs_difference(args.checkpoint, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); max |logit difference| vs PyTorch: {diff:.2e}")

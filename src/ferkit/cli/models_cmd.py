@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ferkit.faces import detector_entry, list_detectors
-from ferkit.models import count_parameters, create, list_models, model_entry
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list registered models and face detectors",
@@ -16,6 +13,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ferkit.faces import detector_entry, list_detectors
+    from ferkit.models import count_parameters, create, list_models, model_entry
+
     print(f"{'name':<15} {'params':>12} {'input':>6}  description")
     for name in list_models(args.pattern):
         e = model_entry(name)

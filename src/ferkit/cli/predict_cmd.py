@@ -6,10 +6,7 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
-from ferkit.core.images import load_gray
-from ferkit.infer import TTA_MODES, EmotionClassifier
+from ferkit.cli.common import TTA_CHOICES
 
 
 def add_parser(sub) -> None:
@@ -17,13 +14,21 @@ def add_parser(sub) -> None:
                        description="Classify face crops (any size or colour; each file is one face). "
                        "Uses the bundled default model unless --model is given.")
     p.add_argument("images", nargs="+", help="face crop image files")
-    p.add_argument("--model", help="checkpoint or ONNX model (default: the bundled model)")
-    p.add_argument("--tta", default="none", choices=TTA_MODES)
+    p.add_argument("--model", help="ONNX model or checkpoint file, or a bundled model name (default: the bundled "
+                   "model)")
+    p.add_argument("--tta", default="none", choices=TTA_CHOICES)
     p.add_argument("--json", action="store_true", help="print one JSON object per line")
+    p.add_argument("--no-progress", action="store_true", help="accepted for symmetry; predict shows no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ferkit.core.errors import InputError
+    from ferkit.core.images import load_gray
+    from ferkit.infer.classifier import EmotionClassifier
+
     clf = EmotionClassifier(args.model)
     failed = 0
     faces, paths = [], []
@@ -31,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             faces.append(load_gray(path, clf.image_size))
             paths.append(path)
-        except (OSError, ValueError) as exc:
+        except (OSError, InputError) as exc:
             failed += 1
             msg = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
             if args.json:

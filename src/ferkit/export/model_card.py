@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ferkit.evaluate import evaluate
-from ferkit.infer import EmotionClassifier
+from ferkit.infer.classifier import EmotionClassifier
 from ferkit.models.checkpoint import read_checkpoint
 
 HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "top3_accuracy", "ece")

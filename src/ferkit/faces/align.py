@@ -2,8 +2,9 @@
 to the model's input; and eye/eyebrow and mouth region crops from landmarks.
 
 The crop is ``scale`` times the box side, centred on the box centre moved by ``shift`` (fractions
-of the box side). Each detector has its own defaults (``CROP_DEFAULTS``), measured so that the crop
-frames a face as FER2013's 48x48 images do (``benchmarks/calibrate_crop.py``)."""
+of the box side). Each detector registers its own values with it, measured so that the crop frames
+a face as FER2013's 48x48 images do (``benchmarks/calibrate_crop.py``): use
+``detector_entry(name).crop_scale`` and ``.crop_shift`` from :mod:`ferkit.faces.registry`."""
 
 from __future__ import annotations
 
@@ -15,13 +16,6 @@ import numpy as np
 from ferkit.core.images import resize_gray, to_gray
 from ferkit.faces.detection import LANDMARK_SCHEMES, Detection
 
-#: per detector: crop side / box side, and the crop centre's shift (x, y) in box sides
-#: measured on 300 FER2013 PublicTest faces: `python benchmarks/calibrate_crop.py --data fer2013.npz --n 300`
-CROP_DEFAULTS: dict[str, dict] = {
-    "blazeface": {"scale": 1.19, "shift": (0.0, -0.10)},
-    "dlib_hog": {"scale": 1.28, "shift": (0.03, -0.07)},
-    "haar": {"scale": 1.04, "shift": (0.0, 0.0)},
-}
 #: faces tilted less than this (degrees) are not rotated
 MIN_ROTATION = 1.0
 

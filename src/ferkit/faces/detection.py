@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ferkit.core.errors import OptionError
+from ferkit.core.options import check_float, check_int
+
 #: landmark schemes: number of points and where the eyes and mouth are
 LANDMARK_SCHEMES = {
     # BlazeFace: right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion
@@ -31,6 +34,13 @@ class Detection:
         x, y, w, h = self.box
         return x + w / 2, y + h / 2
 
+    def scaled(self, fx: float, fy: float) -> Detection:
+        """This detection with box and landmarks multiplied by ``fx`` (x) and ``fy`` (y): from the
+        pixels of a resized image to those of the original."""
+        x, y, w, h = self.box
+        landmarks = None if self.landmarks is None else np.asarray(self.landmarks, dtype=np.float64) * (fx, fy)
+        return Detection((x * fx, y * fy, w * fx, h * fy), self.score, landmarks, self.scheme)
+
     def eye_centers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(right eye, left eye) centres in image pixels, or None without landmarks."""
         if self.landmarks is None or self.scheme not in LANDMARK_SCHEMES:
@@ -40,28 +50,39 @@ class Detection:
         return pts[spec["right_eye"]].mean(axis=0), pts[spec["left_eye"]].mean(axis=0)
 
 
+#: most ``upsample`` steps: each doubles the work (and memory) of the one before; past 2 a large
+#: image exhausts memory
+MAX_UPSAMPLE = 2
+
+
 @dataclass
 class DetectorOptions:
-    """``score_threshold``: keep faces scoring at least this (0.5, as the seed analyses use);
-    ``min_face_size``: smallest box side in pixels; ``max_faces``: keep at most this many, the
-    highest scoring (None: all); ``upsample``: extra effort for small faces (0: none; each step
-    roughly doubles the smallest face found and the time taken)."""
+    """``score_threshold``: keep faces scoring at least this, in [0, 1] (0.5, as the seed analyses
+    use); ``min_face_size``: smallest box side in pixels of the image given, >= 1; ``max_faces``:
+    keep at most this many, the highest scoring (None: all); ``upsample``: extra effort for small
+    faces, 0-2 (0: none; each step roughly doubles the smallest face found and the time taken);
+    ``max_side``: an image whose longer side is larger (>= 64) is searched on a copy shrunk to this
+    side (area interpolation), boxes and landmarks mapped back to its pixels, so time and memory stay
+    bounded; faces under about ``min_face_size`` pixels of the shrunk copy are then missed.
+    ``extra``: backend-specific settings (a dict). Every field is checked when the options are
+    made (:class:`~ferkit.core.errors.OptionError`)."""
 
     score_threshold: float = 0.5
     min_face_size: int = 20
     max_faces: int | None = None
     upsample: int = 0
+    max_side: int = 1920
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.score_threshold <= 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
-        if self.min_face_size < 1:
-            raise ValueError(f"min_face_size must be >= 1, got {self.min_face_size}")
-        if self.max_faces is not None and self.max_faces < 1:
-            raise ValueError(f"max_faces must be >= 1 or None, got {self.max_faces}")
-        if self.upsample < 0:
-            raise ValueError(f"upsample must be >= 0, got {self.upsample}")
+        owner = "DetectorOptions"
+        self.score_threshold = check_float(owner, "score_threshold", self.score_threshold, 0.0, 1.0)
+        self.min_face_size = check_int(owner, "min_face_size", self.min_face_size, lo=1)
+        self.max_faces = check_int(owner, "max_faces", self.max_faces, lo=1, optional=True)
+        self.upsample = check_int(owner, "upsample", self.upsample, 0, MAX_UPSAMPLE)
+        self.max_side = check_int(owner, "max_side", self.max_side, lo=64)
+        if not isinstance(self.extra, dict):
+            raise OptionError(f"{owner}.extra must be a dict, got {self.extra!r}")
 
 
 def finalize(detections: list[Detection], options: DetectorOptions, shape: tuple[int, ...]) -> list[Detection]:

@@ -35,13 +35,14 @@ class HaarDetector:
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, options: DetectorOptions | None = None) -> list[Detection]:
+        options = options or self.options
         image = np.asarray(image)
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        scale = 2.0**self.options.upsample
+        scale = 2.0**options.upsample
         if scale != 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        min_side = max(1, int(self.options.min_face_size * scale))
+        min_side = max(1, int(options.min_face_size * scale))
         boxes, _, weights = self.classifier.detectMultiScale3(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(min_side, min_side), outputRejectLevels=True,
@@ -50,10 +51,11 @@ class HaarDetector:
         for box, weight in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).ravel()):
             score = float(1.0 / (1.0 + np.exp(-float(weight))))
             found.append(Detection(tuple(float(v) / scale for v in box), score))
-        return finalize(found, self.options, image.shape)
+        return finalize(found, options, image.shape)
 
 
-@register_detector("haar")
+#: crop framing measured on 300 FER2013 faces: `python benchmarks/calibrate_crop.py --data fer2013.npz --n 300`
+@register_detector("haar", crop_scale=1.04, crop_shift=(0.0, 0.0))
 def haar(options: DetectorOptions, **cfg) -> HaarDetector:
     """OpenCV Haar cascade (frontal face): no landmarks, misses turned and rotated faces."""
     return HaarDetector(options, **cfg)

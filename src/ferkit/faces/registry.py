@@ -1,14 +1,29 @@
-"""Face detector registry, in the style of the model registry: ``create_detector(name, options)``."""
+"""Face detector registry, in the style of the model registry: ``create_detector(name, options)``.
+
+A detector is one file: a backend class and a factory registered with what the rest of ferkit
+needs to know about it (its landmark scheme, the modules it needs, the crop framing its boxes
+call for)::
+
+    @register_detector("blazeface", landmarks="blazeface6", crop_scale=1.19, crop_shift=(0.0, -0.10))
+    def blazeface(options: DetectorOptions, **cfg) -> BlazeFaceDetector: ...
+
+A backend's ``detect(image, options=None)`` finds faces with ``options`` (its own when None).
+``create_detector`` puts every backend behind the same front (:class:`Detector`), which searches
+an image larger than ``DetectorOptions.max_side`` on a shrunk copy and maps the faces back."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
-from ferkit.faces.detection import Detection, DetectorOptions
+from ferkit.core.errors import OptionError
+from ferkit.core.options import check_float, check_str
+from ferkit.faces.detection import Detection, DetectorOptions, finalize
 
 
 class FaceDetector(Protocol):
@@ -20,13 +35,31 @@ class FaceDetector(Protocol):
         ...
 
 
+class DetectorBackend(Protocol):
+    """What a registered factory returns."""
+
+    name: str
+    options: DetectorOptions
+
+    def detect(self, image: np.ndarray, options: DetectorOptions | None = None) -> list[Detection]:
+        """Faces in a uint8 BGR (H, W, 3) or grayscale (H, W) image, found and filtered with
+        ``options`` (``self.options`` when None), in that image's pixels."""
+        ...
+
+
 @dataclass(frozen=True)
 class DetectorEntry:
+    """A registered detector. ``crop_scale`` (crop side / box side) and ``crop_shift`` (the crop
+    centre's shift from the box centre, in box sides) frame its boxes as FER2013 frames a face,
+    measured with ``benchmarks/calibrate_crop.py``; callers use them unless told otherwise."""
+
     name: str
-    factory: Callable[..., FaceDetector]
+    factory: Callable[..., DetectorBackend]
     landmarks: str | None
     requires: str | None
     description: str
+    crop_scale: float = 1.0
+    crop_shift: tuple[float, float] = (0.0, 0.0)
 
     def available(self) -> bool:
         if self.requires is None:
@@ -39,13 +72,24 @@ class DetectorEntry:
 _DETECTORS: dict[str, DetectorEntry] = {}
 
 
-def register_detector(name: str, landmarks: str | None = None, requires: str | None = None):
+def register_detector(name: str, landmarks: str | None = None, requires: str | None = None,
+                      crop_scale: float = 1.0, crop_shift: tuple[float, float] = (0.0, 0.0)):
     """Decorator registering a detector factory ``f(options: DetectorOptions, **cfg)``;
-    ``requires`` names the modules it imports (comma separated), for optional backends."""
+    ``landmarks`` names its landmark scheme (see ``LANDMARK_SCHEMES``), ``requires`` the modules
+    it imports (comma separated), for optional backends; ``crop_scale`` and ``crop_shift``: the
+    face crop its boxes call for (see :class:`DetectorEntry`)."""
+    owner = f"register_detector({name!r})"
+    check_str(owner, "name", name)
+    check_str(owner, "landmarks", landmarks, optional=True)
+    check_str(owner, "requires", requires, optional=True)
+    scale = check_float(owner, "crop_scale", crop_scale, lo=0.0, lo_open=True)
+    if not isinstance(crop_shift, (tuple, list)) or len(crop_shift) != 2:
+        raise OptionError(f"{owner}.crop_shift must be a pair (x, y), got {crop_shift!r}")
+    shift = (check_float(owner, "crop_shift[0]", crop_shift[0]), check_float(owner, "crop_shift[1]", crop_shift[1]))
 
     def wrap(factory):
         doc = (factory.__doc__ or "").strip().splitlines()
-        _DETECTORS[name] = DetectorEntry(name, factory, landmarks, requires, doc[0] if doc else "")
+        _DETECTORS[name] = DetectorEntry(name, factory, landmarks, requires, doc[0] if doc else "", scale, shift)
         return factory
 
     return wrap
@@ -56,17 +100,67 @@ def list_detectors(available_only: bool = False) -> list[str]:
 
 
 def detector_entry(name: str) -> DetectorEntry:
+    """The registered detector ``name``; :class:`~ferkit.core.errors.OptionError` listing the
+    known ones when there is none."""
     try:
         return _DETECTORS[name]
-    except KeyError:
-        raise ValueError(f"unknown face detector {name!r}; available: {', '.join(list_detectors())}") from None
+    except (KeyError, TypeError):
+        raise OptionError(f"unknown face detector {name!r}; known: {', '.join(list_detectors())}") from None
 
 
-def create_detector(name: str = "blazeface", options: DetectorOptions | None = None, **cfg) -> FaceDetector:
-    """A detector by name with ``options`` (defaults when None) and backend-specific ``cfg``."""
+class Detector:
+    """What :func:`create_detector` returns: a backend behind the size limit of its options.
+
+    An image whose longer side exceeds ``options.max_side`` is shrunk to that side (area
+    interpolation) for the backend, which searches it with ``min_face_size`` scaled down alike;
+    the boxes and landmarks found are mapped back to the image's own pixels and filtered with the
+    options as given. Only the shrunk copy is made, so memory stays bounded however large the
+    image."""
+
+    def __init__(self, backend: DetectorBackend, options: DetectorOptions, entry: DetectorEntry):
+        self.backend = backend
+        self.options = options
+        self.entry = entry
+        self.name = entry.name
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in a uint8 BGR (H, W, 3) or grayscale (H, W) image, in its pixels, left to right."""
+        image = np.asarray(image)
+        height, width = image.shape[:2]
+        longest = max(height, width)
+        if longest <= self.options.max_side:
+            return self.backend.detect(image, self.options)
+        k = self.options.max_side / longest
+        size = (max(1, round(width * k)), max(1, round(height * k)))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        fx, fy = width / size[0], height / size[1]
+        inner = dataclasses.replace(
+            self.options, min_face_size=max(1, int(self.options.min_face_size / max(fx, fy))), max_faces=None
+        )
+        found = self.backend.detect(small, inner)
+        return finalize([d.scaled(fx, fy) for d in found], self.options, image.shape)
+
+    def __getattr__(self, name: str) -> Any:
+        # the backend's own attributes (a session, a cascade...) stay reachable
+        if name == "backend":
+            raise AttributeError(name)
+        return getattr(self.backend, name)
+
+    def __repr__(self) -> str:
+        return f"Detector({self.name!r}, {self.options!r})"
+
+
+def create_detector(name: str = "blazeface", options: DetectorOptions | None = None, **cfg) -> Detector:
+    """A detector by name with ``options`` (defaults when None) and backend-specific ``cfg``.
+    An unknown name raises :class:`~ferkit.core.errors.OptionError` listing the known ones; a
+    backend whose packages are missing, ImportError saying what to install."""
     entry = detector_entry(name)
+    if options is None:
+        options = DetectorOptions()
+    elif not isinstance(options, DetectorOptions):
+        raise OptionError(f"options must be a DetectorOptions, got {type(options).__name__}")
     if not entry.available():
         raise ImportError(
             f"face detector {name!r} needs the package(s) {entry.requires}; install them with `pip install ferkit[dlib]`"
         )
-    return entry.factory(options or DetectorOptions(), **cfg)
+    return Detector(entry.factory(options, **cfg), options, entry)

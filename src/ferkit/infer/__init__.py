@@ -1,22 +1,30 @@
-"""Inference: preprocessing, the emotion classifier (ONNX Runtime or PyTorch checkpoints) and the
-Recognizer (detect, align, classify)."""
+"""Inference: the emotion classifier (ONNX Runtime, or PyTorch checkpoints), the one detect -> align
+-> classify pipeline, streams with tracking and smoothing, the Recognizer over them, and the one
+results schema with its table of formats."""
 
-from ferkit.infer.classifier import DEFAULT_MODEL, EmotionClassifier, softmax
-from ferkit.core.inputs import UnsupportedImageError, array_to_bgr, load_bgr
-from ferkit.core.preprocess import TTA_MODES, model_input, tta_views
-from ferkit.infer.recognizer import Face, Recognizer, RecognizerOptions
+from ferkit.infer.classifier import BUNDLED_MODELS, DEFAULT_MODEL, EmotionClassifier, softmax
+from ferkit.infer.options import RecognizerOptions, VideoOptions
+from ferkit.infer.recognizer import Recognizer, VideoFrames
+from ferkit.infer.results import Face, FrameResult, ImageResult, to_pandas
+from ferkit.infer.stream import FaceStream
+from ferkit.infer.tables import FORMATS, ResultWriter, read_records, read_results
 
 __all__ = [
+    "BUNDLED_MODELS",
     "DEFAULT_MODEL",
-    "TTA_MODES",
+    "FORMATS",
     "EmotionClassifier",
     "Face",
+    "FaceStream",
+    "FrameResult",
+    "ImageResult",
     "Recognizer",
     "RecognizerOptions",
-    "UnsupportedImageError",
-    "array_to_bgr",
-    "load_bgr",
-    "model_input",
+    "ResultWriter",
+    "VideoFrames",
+    "VideoOptions",
+    "read_records",
+    "read_results",
     "softmax",
-    "tta_views",
+    "to_pandas",
 ]

@@ -11,10 +11,12 @@ from typing import Any
 
 import cv2
 
-from ferkit.core.images import IMAGE_SUFFIXES, ImageReadError
+from ferkit.core.errors import OptionError
+from ferkit.core.images import IMAGE_SUFFIXES
+from ferkit.core.video_file import VIDEO_SUFFIXES
 from ferkit.infer.annotate import draw_faces
-from ferkit.core.inputs import UnsupportedImageError
 from ferkit.infer.recognizer import Recognizer
+from ferkit.infer.results import ImageResult
 
 GLOB_CHARS = set("*?[")
 WRITABLE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -41,11 +43,7 @@ def expand_inputs(args: Iterable[str | Path], video: bool = False) -> list[Input
     """Files as given, folders searched recursively for image files (and video files with
     ``video``), globs expanded (``**`` works); a missing path or a glob matching nothing becomes
     an item with an ``error``."""
-    suffixes = IMAGE_SUFFIXES
-    if video:
-        from ferkit.core.video_file import VIDEO_SUFFIXES
-
-        suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES if video else IMAGE_SUFFIXES
     items: list[InputItem] = []
     seen: set[Path] = set()
 
@@ -58,7 +56,11 @@ def expand_inputs(args: Iterable[str | Path], video: bool = False) -> list[Input
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            for p in _folder_files(path, suffixes):
+            files = _folder_files(path, suffixes)
+            if not files:
+                kinds = "image or video" if video else "image"
+                items.append(InputItem(path, Path(path.name), f"{arg}: a folder with no {kinds} files in it"))
+            for p in files:
                 add(p, Path(path.name) / p.relative_to(path))
         elif path.exists():
             add(path, Path(path.name))
@@ -74,18 +76,21 @@ def expand_inputs(args: Iterable[str | Path], video: bool = False) -> list[Input
     return items
 
 
-def image_record(path: Path, width: int | None, height: int | None, faces: list[dict], error: str | None) -> dict[str, Any]:
-    """``status``: ok (faces found), no_face (read, but no face) or error (not read)."""
-    status = "error" if width is None else ("ok" if faces else "no_face")
-    return {"path": str(path), "width": width, "height": height, "status": status, "error": error, "faces": faces}
-
-
 class Annotator:
     """Writes annotated copies under ``folder``, mirroring the inputs' relative names; refuses to
     write over an input, and keeps an existing file unless ``overwrite``."""
 
-    def __init__(self, folder: str | Path, inputs: Iterable[Path] = (), overwrite: bool = False):
+    def __init__(self, folder: str | Path, inputs: Iterable[Path] = (), overwrite: bool = False,
+                 input_folders: Iterable[str | Path] = ()):
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise OptionError(f"{self.folder}: --annotate needs a folder, and this is a file")
+        target = self.folder.resolve()
+        for given in input_folders:
+            top = Path(given).resolve()
+            if target == top or top in target.parents:
+                raise OptionError(f"{self.folder}: is inside the input folder {given}; annotated copies there "
+                                  "would be read back as inputs next time: choose a folder outside it")
         self.overwrite = overwrite
         self.protected = {Path(p).resolve() for p in inputs}
         self.written: set[Path] = set()
@@ -114,28 +119,18 @@ class Annotator:
         return out, None
 
 
-def analyze_items(recognizer: Recognizer, items: Iterable[InputItem], annotator: Annotator | None = None) -> Iterator[tuple[dict[str, Any], str | None]]:
-    """One record per input (see ``image_record``) and a note about its annotated copy, if any.
-    An input that cannot be read never stops the batch."""
+def analyze_items(recognizer: Recognizer, items: Iterable[InputItem],
+                  annotator: Annotator | None = None) -> Iterator[tuple[ImageResult, str | None]]:
+    """One result per input and a note about its annotated copy, if any. An input that cannot be
+    read never stops the batch: its result has ``status`` "error" and the reason."""
     for item in items:
         if item.error:
-            yield image_record(item.path, None, None, [], item.error), None
+            yield ImageResult.failed(item.path, item.error, recognizer.classes), None
             continue
-        try:
-            bgr, detections = recognizer.detect(item.path)
-        except (FileNotFoundError, ImageReadError, UnsupportedImageError, OSError) as exc:
-            yield image_record(item.path, None, None, [], str(exc)), None
-            continue
-        except (ValueError, cv2.error) as exc:  # an image the decoder or detector cannot handle
-            yield image_record(item.path, None, None, [], f"{item.path}: cannot analyse ({exc})"), None
-            continue
-        faces = recognizer.faces_from(detections, recognizer.classify(recognizer.align(bgr, detections)))
-        dicts = [f.to_dict() for f in faces]
-        height, width = bgr.shape[:2]
-        record = image_record(item.path, width, height, dicts, None if dicts else "no face found")
+        result, bgr = recognizer.analyze_or_record(item.path)
         note = None
-        if annotator is not None:
-            out, note = annotator.write(item.relative, draw_faces(bgr, dicts))
+        if annotator is not None and bgr is not None:
+            out, note = annotator.write(item.relative, draw_faces(bgr, result.faces))
             if note is None:
-                record["annotated"] = str(out)
-        yield record, note
+                result.annotated = str(out)
+        yield result, note

@@ -10,9 +10,31 @@ import numpy as np
 
 from ferkit.core.preprocess import check_preprocess, tta_views
 
+from ferkit.core.errors import InputError, MissingInputError, OptionError
+
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_MODEL = WEIGHTS_DIR / "ferkit_default.onnx"
+#: models that ship inside the package, by name
+BUNDLED_MODELS = {"default": WEIGHTS_DIR / "ferkit_default.onnx"}
+DEFAULT_MODEL = BUNDLED_MODELS["default"]
+MODEL_SUFFIXES = (".onnx", ".pt", ".pth")
 METADATA_KEY = "ferkit"
+
+
+def resolve_model(model: str | Path | None) -> Path:
+    """A bundled model's name (None: "default") or a model file's path, as the file to load."""
+    if model is None:
+        return DEFAULT_MODEL
+    if isinstance(model, str) and model in BUNDLED_MODELS:
+        return BUNDLED_MODELS[model]
+    if not isinstance(model, (str, Path)):
+        raise OptionError(f"model must be a bundled model name or a file path, got {model!r}")
+    path = Path(model)
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise OptionError(f"model {str(model)!r}: not a bundled model ({', '.join(BUNDLED_MODELS)}) "
+                          f"nor a model file ({', '.join(MODEL_SUFFIXES)})")
+    if not path.is_file():
+        raise MissingInputError(f"{path}: no such model file")
+    return path
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -25,9 +47,7 @@ class EmotionClassifier:
     """``predict_proba(faces)`` for (N, S, S) uint8 grayscale faces at the model's ``image_size``."""
 
     def __init__(self, path: str | Path | None = None, threads: int = 0):
-        self.path = Path(path) if path else DEFAULT_MODEL
-        if not self.path.exists():
-            raise FileNotFoundError(f"{self.path}: no such model file")
+        self.path = resolve_model(path)
         if self.path.suffix == ".onnx":
             self._load_onnx(threads)
         else:
@@ -44,10 +64,10 @@ class EmotionClassifier:
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise ValueError(f"{self.path}: not a loadable ONNX model ({exc})") from exc
+            raise InputError(f"{self.path}: not a loadable ONNX model ({exc})") from exc
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
-            raise ValueError(f"{self.path}: ONNX model has no ferkit metadata (export it with `ferkit export`)")
+            raise InputError(f"{self.path}: ONNX model has no ferkit metadata (export it with `ferkit export`)")
         info = json.loads(meta[METADATA_KEY])
         self.classes = tuple(info["classes"])
         self.preprocess = info["preprocess"]

@@ -6,7 +6,8 @@ scipy) on overlap with the prediction, with a centre-distance fallback; a track 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -19,7 +20,6 @@ class Track:
     track_id: int
     box: tuple[float, float, float, float]
     last_time: float
-    landmarks: np.ndarray | None = None
     hits: int = 1
     #: centre velocity in pixels per second (smoothed), for predicting where a face went
     velocity: tuple[float, float] = (0.0, 0.0)
@@ -68,7 +68,7 @@ class FaceTracker:
         cost = np.where(by_iou, 1.0 - iou, np.where(by_center, 1.0 + shift, np.inf))
         return cost
 
-    def update(self, boxes, time_s: float, landmarks: list | None = None) -> list[int]:
+    def update(self, boxes, time_s: float) -> list[int]:
         """Track ids for ``boxes`` (x, y, w, h) seen at ``time_s``; new faces get new ids."""
         self.tracks = [t for t in self.tracks if time_s - t.last_time <= self.max_age_s]
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -81,11 +81,10 @@ class FaceTracker:
                 if np.isfinite(cost[r, c]):
                     track = self.tracks[r]
                     self._move(track, tuple(boxes[c]), time_s)
-                    track.landmarks = None if landmarks is None else landmarks[c]
                     ids[c] = track.track_id
         for i, box in enumerate(boxes):
             if ids[i] < 0:
-                track = Track(self.next_id, tuple(box), time_s, None if landmarks is None else landmarks[i])
+                track = Track(self.next_id, tuple(box), time_s)
                 self.next_id += 1
                 self.tracks.append(track)
                 ids[i] = track.track_id
@@ -93,6 +92,25 @@ class FaceTracker:
 
     def track(self, track_id: int) -> Track:
         return next(t for t in self.tracks if t.track_id == track_id)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the tracker knows, as plain JSON types (floats round-trip exactly)."""
+        tracks = []
+        for t in self.tracks:
+            d = asdict(t)
+            d["box"] = [float(v) for v in t.box]
+            d["velocity"] = [float(v) for v in t.velocity]
+            d["smoothed"] = None if t.smoothed is None else t.smoothed.tolist()
+            tracks.append(d)
+        return {"next_id": self.next_id, "tracks": tracks}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.next_id = int(state["next_id"])
+        self.tracks = [
+            Track(int(d["track_id"]), tuple(d["box"]), d["last_time"], int(d["hits"]), tuple(d["velocity"]),
+                  None if d["smoothed"] is None else np.array(d["smoothed"], dtype=np.float64), d["smoothed_time"])
+            for d in state["tracks"]
+        ]
 
 
 def smooth(track: Track, probs: np.ndarray, time_s: float, half_life_s: float) -> np.ndarray:

@@ -1,22 +1,11 @@
-"""Videos and live streams: reading, tracking, smoothing, per-frame results, annotated video,
-timelines, summaries and video-level scoring."""
+"""Videos and live streams end to end: the frame loop over files, cameras and stream URLs with
+per-frame results, annotated video, summaries and timelines; resume; writing video; video-level
+scoring; synthetic test videos. Frame sources live in ``ferkit.core``; streams (tracking and
+smoothing) in ``ferkit.infer``."""
 
-from ferkit.core.video_file import VIDEO_SUFFIXES, VideoFrame, VideoInfo, VideoReader, VideoReadError, is_video
-from ferkit.infer.stream import FrameResult, StreamAnalyzer, VideoIterator, VideoOptions
-from ferkit.infer.tracking import FaceTracker
+from ferkit.video.loop import VideoInterrupted, analyze_source
+from ferkit.video.outputs import VideoOutputs, plan_outputs
+from ferkit.video.summary import SummaryBuilder
 from ferkit.video.writer import VideoWriter
 
-__all__ = [
-    "VIDEO_SUFFIXES",
-    "FaceTracker",
-    "FrameResult",
-    "StreamAnalyzer",
-    "VideoFrame",
-    "VideoInfo",
-    "VideoIterator",
-    "VideoOptions",
-    "VideoReadError",
-    "VideoReader",
-    "VideoWriter",
-    "is_video",
-]
+__all__ = ["SummaryBuilder", "VideoInterrupted", "VideoOutputs", "VideoWriter", "analyze_source", "plan_outputs"]

@@ -1,9 +1,9 @@
-"""Video-level summaries (per track and overall) and timeline plots, built from frame rows."""
+"""Video-level summaries, per track and overall, aggregated from frame records (drawing is in
+:mod:`ferkit.video.timeline`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ def _dist(values: np.ndarray, names: Sequence[str]) -> dict[str, float]:
 
 
 class SummaryBuilder:
-    """Feed it frame rows (``add``); ``summary()`` gives, per track and overall, the dominant
+    """Feed it frame records (``add``); ``summary()`` gives, per track and overall, the dominant
     emotion by mean probability and by frame vote, the emotion distributions and the 3-way
     sentiment distributions. It uses each frame's own (unsmoothed) probabilities."""
 
@@ -28,24 +28,27 @@ class SummaryBuilder:
         self.series: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}
         self.sizes: dict[int, list[float]] = {}
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.frames.add(int(row["frame"]))
-        if row.get("track_id") is None:
-            return
-        self.frames_with_faces.add(int(row["frame"]))
-        tid = int(row["track_id"])
-        raw = row.get("emotions_raw") or row["emotions"]
-        shown = row["emotions"]
-        self.series.setdefault(tid, []).append((
-            float(row["time_s"]),
-            np.array([raw[c] for c in self.classes], dtype=np.float32),
-            np.array([shown[c] for c in self.classes], dtype=np.float32),
-        ))
-        self.sizes.setdefault(tid, []).append(float(row["box"][2]))
+    def add(self, record: dict[str, Any]) -> None:
+        """One frame record: ``{"frame", "time_s", "faces": [...]}`` (see ``ferkit.infer.results``)."""
+        frame = int(record["frame"])
+        self.frames.add(frame)
+        for face in record.get("faces") or []:
+            if face.get("track_id") is None:
+                continue
+            self.frames_with_faces.add(frame)
+            tid = int(face["track_id"])
+            raw = face.get("emotions_raw") or face["emotions"]
+            shown = face["emotions"]
+            self.series.setdefault(tid, []).append((
+                float(record["time_s"]),
+                np.array([raw[c] for c in self.classes], dtype=np.float32),
+                np.array([shown[c] for c in self.classes], dtype=np.float32),
+            ))
+            self.sizes.setdefault(tid, []).append(float(face["box"][2]))
 
-    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            self.add(row)
+    def extend(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self.add(record)
 
     def _stats(self, probs: np.ndarray) -> dict[str, Any]:
         mean = probs.mean(axis=0)
@@ -89,36 +92,3 @@ class SummaryBuilder:
             "overall": self._stats(np.stack(all_probs)) if all_probs else None,
             "per_track": tracks,
         }
-
-    def plot_timeline(self, out: str | Path, title: str = "", max_tracks: int = 6) -> Path | None:
-        """One panel per track (the ``max_tracks`` longest): each emotion's probability over time
-        (smoothed when smoothing was on). None when there is no face to plot."""
-        if not self.series:
-            return None
-        from ferkit.core.figures import pyplot, save_figure
-        from ferkit.core.labels import EMOTION_COLORS
-
-        plt = pyplot()
-
-        tids = sorted(self.series, key=lambda t: -len(self.series[t]))[:max_tracks]
-        tids.sort()
-        fig, axes = plt.subplots(len(tids), 1, figsize=(10, 2.2 * len(tids) + 0.6), sharex=True, squeeze=False)
-        for ax, tid in zip(axes[:, 0], tids):
-            items = self.series[tid]
-            t = np.array([x[0] for x in items])
-            shown = np.stack([x[2] for x in items]).astype(np.float64)
-            if len(t) > 2:  # break the lines where the face was not seen
-                gaps = np.flatnonzero(np.diff(t) > 3 * np.median(np.diff(t)))
-                t = np.insert(t, gaps + 1, t[gaps] + 1e-6)
-                shown = np.insert(shown, gaps + 1, np.nan, axis=0)
-            for i, c in enumerate(self.classes):
-                b, g, r = EMOTION_COLORS.get(c, (128, 128, 128))
-                ax.plot(t, shown[:, i], ".-" if len(t) < 40 else "-", ms=3, lw=1.4, color=(r / 255, g / 255, b / 255), label=c)
-            ax.set_ylim(0, 1)
-            ax.set_ylabel(f"track {tid}")
-            ax.grid(alpha=0.3)
-        axes[0, 0].legend(ncol=len(self.classes), fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.02))
-        axes[-1, 0].set_xlabel("time (s)")
-        if title:
-            fig.suptitle(title, y=0.995, fontsize=10)
-        return save_figure(fig, out, dpi=110)

@@ -1,0 +1,75 @@
+"""The one detect -> align -> classify step that images, folder batches, video files and live streams
+all run: a face detector, the alignment the model was trained with, one classifier batch per image,
+and the results as :class:`~ferkit.infer.results.Face` objects."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ferkit.core.labels import SENTIMENTS, sentiment_map, sentiment_probabilities
+from ferkit.faces import Detection, create_detector, detector_entry
+from ferkit.faces.align import align_face
+from ferkit.infer.classifier import EmotionClassifier
+from ferkit.infer.options import RecognizerOptions
+from ferkit.infer.results import Face
+
+
+class FacePipeline:
+    """Built once from :class:`RecognizerOptions`; stateless between calls (streams keep their own
+    state), so one pipeline serves any number of images, videos and streams one after another."""
+
+    def __init__(self, options: RecognizerOptions):
+        self.options = options
+        self.classifier = EmotionClassifier(options.model_path, threads=options.threads)
+        self.detector = create_detector(options.detector, options.detector_options(), **options.detector_cfg)
+        entry = detector_entry(options.detector)
+        self.crop_scale = options.crop_scale if options.crop_scale is not None else entry.crop_scale
+        self.crop_shift = tuple(options.crop_shift) if options.crop_shift is not None else tuple(entry.crop_shift)
+        self.sentiments = sentiment_map(options.sentiment_map)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.classifier.classes
+
+    def detect(self, bgr: np.ndarray) -> list[Detection]:
+        """Faces in a uint8 BGR image, left to right."""
+        return self.detector.detect(bgr)
+
+    def classify(self, bgr: np.ndarray, detections: list[Detection]) -> np.ndarray:
+        """(N, C) float64 probabilities of the faces at ``detections``: each aligned to the model's
+        framing, all classified in one batch."""
+        size = self.classifier.image_size
+        if not detections:
+            return np.empty((0, len(self.classes)))
+        import cv2
+
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        crops = np.stack([align_face(gray, d, size, self.crop_scale, self.crop_shift, self.options.align).image
+                          for d in detections])
+        return self.classifier.predict_proba(crops, tta=self.options.tta, batch_size=self.options.batch_size)
+
+    def faces(self, detections: list[Detection], probs: np.ndarray, track_ids: list[int] | None = None,
+              raw: np.ndarray | None = None) -> list[Face]:
+        """Face results; with ``raw``, ``probs`` are smoothed values and ``raw`` the frame's own."""
+        classes = self.classes
+        sentiment_scores = sentiment_probabilities(probs, classes, self.sentiments)
+        faces = []
+        for i, (det, p, s) in enumerate(zip(detections, probs, sentiment_scores)):
+            label = classes[int(np.argmax(p))]
+            faces.append(Face(
+                box=[int(round(v)) for v in det.box],
+                score=float(det.score),
+                emotions={c: float(v) for c, v in zip(classes, p)},
+                label=label,
+                sentiment=self.sentiments[label],
+                sentiment_scores={name: float(v) for name, v in zip(SENTIMENTS, s)},
+                landmarks=None if det.landmarks is None else np.round(det.landmarks, 2).tolist(),
+                track_id=None if track_ids is None else int(track_ids[i]),
+                emotions_raw=None if raw is None else {c: float(v) for c, v in zip(classes, raw[i])},
+            ))
+        return faces
+
+    def __call__(self, bgr: np.ndarray) -> list[Face]:
+        """Detect, align and classify every face of one image."""
+        detections = self.detect(bgr)
+        return self.faces(detections, self.classify(bgr, detections))

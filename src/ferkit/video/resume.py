@@ -1,0 +1,92 @@
+"""Resuming an interrupted video run exactly.
+
+While a run is unfinished, a state file beside its rows (``ROWS.resume.json``) holds the input's
+content fingerprint, the options that shape the results, how much of the rows file is complete and
+the stream's tracking and smoothing state. ``--resume`` checks the fingerprint and the options
+(another video, or changed ``--fps``/``--smooth``/``--tta``... is refused, never mixed in), cuts the
+rows back to the saved point and continues from the next frame with the saved state, so the result
+equals an uninterrupted run. The file is removed when the run completes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ferkit.core.errors import ResumeError
+
+VERSION = 1
+#: options that do not change results
+NEUTRAL_OPTIONS = ("threads",)
+_CHUNK = 1 << 20
+
+
+def file_fingerprint(path: str | Path) -> dict[str, Any]:
+    """Size and SHA-256 of the first and last MiB: tells files apart without reading all of a long video."""
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        digest.update(fh.read(_CHUNK))
+        if size > 2 * _CHUNK:
+            fh.seek(size - _CHUNK)
+        digest.update(fh.read(_CHUNK))
+    return {"size": size, "sha256_head_tail": digest.hexdigest()}
+
+
+def results_options(recognizer, video_options) -> dict[str, Any]:
+    """What determines a run's results: the model file's content, the recognizer's and the video's
+    options (less those that change speed only) and the classes."""
+    rec = recognizer.options.to_dict()
+    for key in NEUTRAL_OPTIONS:
+        rec.pop(key, None)
+    rec["model"] = file_fingerprint(recognizer.options.model_path)
+    return {"recognizer": rec, "video": video_options.to_dict(), "classes": list(recognizer.classes)}
+
+
+def _describe_difference(saved: dict, now: dict, prefix: str = "") -> list[str]:
+    diffs = []
+    for key in sorted(set(saved) | set(now)):
+        a, b = saved.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key != "model":
+            diffs += _describe_difference(a, b, f"{prefix}{key}.")
+        elif a != b:
+            diffs.append(f"{prefix}{key}: {a!r} then, {b!r} now" if key != "model" else f"{prefix}model file differs")
+    return diffs
+
+
+class ResumeState:
+    """Read, check and write one run's resume state."""
+
+    def __init__(self, path: Path, source: dict[str, Any], options: dict[str, Any]):
+        self.path, self.source, self.options = Path(path), source, options
+
+    def load(self) -> dict[str, Any]:
+        """The saved state, after checking it belongs to this input and these options."""
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ResumeError(f"{self.path}: unreadable resume state ({exc}); use --overwrite to start again") from None
+        if state.get("version") != VERSION:
+            raise ResumeError(f"{self.path}: resume state of another ferkit version; use --overwrite to start again")
+        if state["source"] != self.source:
+            raise ResumeError(f"{self.path}: these results are of another input (content differs: "
+                              f"{state['source'].get('name')} then, {self.source.get('name')} now); "
+                              "use --overwrite to start again or give another --out")
+        if state["options"] != self.options:
+            diffs = "; ".join(_describe_difference(state["options"], self.options))
+            raise ResumeError(f"{self.path}: options changed since the interrupted run ({diffs}); resume with "
+                              "the same options, or use --overwrite to start again")
+        return state
+
+    def save(self, frames_done: int, records: int, rows_bytes: int | None, stream_state: dict[str, Any]) -> None:
+        state = {"version": VERSION, "source": self.source, "options": self.options, "frames_done": frames_done,
+                 "records": records, "rows_bytes": rows_bytes, "stream": stream_state}
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
