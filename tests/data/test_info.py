@@ -1,4 +1,7 @@
+import json
+
 import numpy as np
+import pytest
 
 from ferkit.data import FaceDataset
 from ferkit.data.duplicates import near_duplicate_pairs, phash
@@ -27,3 +30,33 @@ def test_phash_and_duplicates():
     assert info["counts"]["train"]["angry"] == 1
     text = format_info(info)
     assert "near duplicates" in text and "imbalance" in text
+
+
+def test_near_duplicate_search_matches_brute_force_in_any_chunking(capsys):
+    rng = np.random.default_rng(1)
+    base = np.stack([np.kron(b, np.ones((4, 4), np.uint8)) for b in (rng.random((40, 12, 12)) * 255).astype(np.uint8)])
+    images = np.concatenate([base, base[::3], base[::5, :, ::-1]])
+    h, m = phash(images), phash(images[:, :, ::-1])
+    expected = {
+        (i, j)
+        for i in range(len(images))
+        for j in range(i + 1, len(images))
+        if min(bin(int(h[i] ^ h[j])).count("1"), bin(int(h[i] ^ m[j])).count("1")) <= 5
+    }
+    assert len(expected) >= 13 + 8  # the copies and the mirrored copies at least
+    for chunk in (1, 7, 64, 4096):
+        assert {tuple(p) for p in near_duplicate_pairs(images, chunk=chunk).tolist()} == expected
+    near_duplicate_pairs(images, chunk=7, progress=True)
+    assert "near duplicates" in capsys.readouterr().err
+
+
+def test_info_json_and_option_check():
+    from ferkit.core.errors import OptionError
+
+    ds = FaceDataset(np.arange(3 * 16, dtype=np.uint8).reshape(3, 4, 4), [0, 3, 3], EMOTIONS)
+    info = dataset_info(ds, progress=True)
+    json.dumps(info)  # every value is plain JSON
+    assert info["counts"] == {"all": {c: {"angry": 1, "happy": 2}.get(c, 0) for c in EMOTIONS}}
+    assert info["imbalance_ratio"] == 2.0
+    with pytest.raises(OptionError, match="max_distance must be in \\[0, 64\\]"):
+        dataset_info(ds, max_distance=65)

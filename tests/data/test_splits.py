@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from ferkit.data import FaceDataset
 from ferkit.data.splits import check_no_leak, group_kfold, group_split, train_val_indices
@@ -40,3 +41,17 @@ def test_train_val_without_split_is_grouped():
     tr, va = train_val_indices(ds, val_fraction=0.2)
     assert len(set(tr) & set(va)) == 0 and len(tr) + len(va) == len(ds)
     check_no_leak(ds, tr, va)
+
+
+def test_bad_split_options_are_option_errors(toy_dataset):
+    from ferkit.core.errors import OptionError
+
+    ds = grouped(n_subjects=4)
+    with pytest.raises(OptionError, match="4 groups .* cannot make 5 folds; use at most 4"):
+        group_kfold(ds, k=5)
+    with pytest.raises(OptionError, match="folds must be >= 2, got 1"):
+        group_kfold(ds, k=1)
+    with pytest.raises(OptionError, match="val=0.6, test=0.5"):
+        group_split(ds, val=0.6, test=0.5)
+    with pytest.raises(OptionError, match="split must be one of train, val, test, all; got 'dev'"):
+        toy_dataset.select_split("dev")

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
@@ -62,3 +64,62 @@ def test_cross_dataset_drops_contempt_and_reports_it(tmp_path, monkeypatch):
     write_report(r, tmp_path / "r.json", tmp_path / "r.md", tmp_path / "cm.png")
     assert (tmp_path / "cm.png").stat().st_size > 1000
     assert "contempt" in (tmp_path / "r.md").read_text()
+
+
+def test_evaluate_checks_its_options_and_inputs(toy_dataset):
+    from ferkit.core.errors import InputError, OptionError
+
+    clf = FixedClassifier()
+    small = FaceDataset(np.zeros((3, 8, 8), np.uint8), [0, 1, 2], EMOTIONS)
+    with pytest.raises(OptionError, match="evaluate.split must be one of train, val, test, all; got 'dev'"):
+        evaluate(clf, small, split="dev")
+    with pytest.raises(OptionError, match="evaluate.tta must be one of none, flip, ten_crop"):
+        evaluate(clf, small, split="all", tta="mirror")
+    with pytest.raises(OptionError, match="evaluate.batch_size must be >= 1"):
+        evaluate(clf, small, split="all", batch_size=0)
+    with pytest.raises(OptionError, match="no official 'test' split"):
+        evaluate(clf, small, split="test")
+    with pytest.raises(InputError, match="images are 48x48, the model expects 8x8 faces"):
+        evaluate(clf, toy_dataset, split="all")
+    contempt_only = FaceDataset(np.zeros((2, 8, 8), np.uint8), [7, 7], CKPLUS_CLASSES, name="ck")
+    with pytest.raises(InputError, match=r"ck: none of its classes .* is among the model's"):
+        evaluate(clf, contempt_only, split="all")
+
+
+def test_evaluate_in_batches_with_progress_gives_the_same_report(capsys):
+    images = np.stack([np.full((8, 8), v, np.uint8) for v in range(50)])
+    ds = FaceDataset(images, np.arange(50) % 7, EMOTIONS)
+    whole = evaluate(FixedClassifier(), ds, split="all")
+    batched = evaluate(FixedClassifier(), ds, split="all", batch_size=8, progress=True)
+    assert "evaluating" in capsys.readouterr().err
+    assert batched == whole and whole["n"] == 50
+
+
+def test_report_paths_and_write_report_make_folders(tmp_path):
+    from ferkit.core.errors import OptionError
+    from ferkit.evaluate.evaluator import report_paths
+
+    out = tmp_path / "deep" / "er" / "report.json"
+    assert report_paths(out) == (out, out.with_name("report.md"), out.with_name("report_confusion.png"))
+    with pytest.raises(OptionError, match="must end in .json"):
+        report_paths(tmp_path / "report.md")
+    probs, y = random_probs(20, 7)
+    r = classification_metrics(y, probs, EMOTIONS) | {"model": "m.onnx", "dataset": "d", "split": "all", "tta": "none"}
+    write_report(r, *report_paths(out))
+    assert json.loads(out.read_text())["n"] == 20 and (out.parent / "report.md").read_text().startswith("# Evaluation")
+
+
+def test_no_samples_is_an_input_error():
+    from ferkit.core.errors import InputError
+
+    with pytest.raises(InputError, match="no samples"):
+        classification_metrics(np.zeros(0, int), np.zeros((0, 7)), EMOTIONS)
+
+
+def test_evaluate_modules_import_matplotlib_only_when_drawing():
+    import subprocess
+    import sys
+
+    code = ("import sys, ferkit.evaluate, ferkit.evaluate.plots; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

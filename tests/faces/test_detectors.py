@@ -92,7 +92,6 @@ def test_blazeface_upsample_finds_small_faces(place):
     ({"upsample": -1}, "upsample"), ({"upsample": 3}, "upsample"), ({"upsample": 5}, "upsample"),
     ({"upsample": 7}, "upsample"), ({"upsample": 1.0}, "upsample"),
     ({"max_side": 63}, "max_side"), ({"max_side": None}, "max_side"), ({"max_side": 1e4}, "max_side"),
-    ({"extra": None}, "extra"),
 ])
 def test_bad_options_are_refused_naming_the_field(bad, field):
     with pytest.raises(OptionError, match=rf"DetectorOptions\.{field} must"):

@@ -1,7 +1,9 @@
 import json
+from pathlib import Path
 
 import pytest
 
+from ferkit.core.errors import InputError, MissingInputError, OptionError
 from ferkit.core.labels import EMOTIONS, SENTIMENTS
 from ferkit.video.scoring import format_report, label_space, read_labels, rule_distribution, score_videos
 
@@ -48,6 +50,7 @@ def test_rules_and_metrics(results, tmp_path):
     labels.write_text("video,label\na.mp4,Happiness\nb,angry\nc.mp4,neutral\nd.mp4,sad\ne.mp4,happy\n")
     report = score_videos(results, labels)
     assert report["space"] == "emotion" and report["scored"] == 4 and report["missing"] == ["e.mp4"]
+    assert report["unlabelled"] == [] and report["matches"]["b"] == "/data/b.mp4"
     rules = report["rules"]
     assert rules["vote"]["accuracy"] == pytest.approx(2 / 3)  # b's frames vote sad
     assert rules["main_vote"]["accuracy"] == pytest.approx(2 / 3)
@@ -68,11 +71,149 @@ def test_sentiment_labels(results, tmp_path):
 def test_bad_labels(tmp_path):
     bad = tmp_path / "l.csv"
     bad.write_text("name,emotion\nx,happy\n")
-    with pytest.raises(ValueError, match="video,label"):
+    with pytest.raises(InputError, match="video,label; got name,emotion"):
         read_labels(bad)
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(InputError, match="label 'contempt' of x is not one of angry"):
         label_space({"x": "contempt"})
-    with pytest.raises(KeyError):
+    with pytest.raises(InputError, match="label 'bored' of x is not one of"):
         label_space({"x": "bored"})
-    with pytest.raises(ValueError, match="unknown rule"):
+    with pytest.raises(InputError, match="mix emotions and sentiments"):
+        label_space({"x": "happy", "y": "positive"})
+    with pytest.raises(OptionError, match="rule must be one of vote, mean"):
         rule_distribution(summary("a", {0: (1, "happy")}), "median", "emotion")
+    bad.write_text("video,label\nx.mp4,happy\ny.mp4,\n")
+    with pytest.raises(InputError, match=r"l.csv:3: empty video or label"):
+        read_labels(bad)
+    bad.write_text("video,label\nx.mp4,happy\ny.mp4,sad\nx.mp4,Happy\nx.mp4,sad\n")
+    with pytest.raises(InputError, match=r"l.csv:5: x.mp4 is labelled 'sad' here and 'happy' on line 2"):
+        read_labels(bad)
+    with pytest.raises(MissingInputError):
+        read_labels(tmp_path / "nope.csv")
+
+
+def test_labels_csv_with_byte_order_mark_and_header_case(results, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes(b"\xef\xbb\xbfVideo, Label\r\na.mp4,happy\r\na.mp4,happy\r\n\r\nc.mp4,neutral\r\n")
+    assert read_labels(labels) == {"a.mp4": "happy", "c.mp4": "neutral"}  # a repeated row counts once
+    report = score_videos(results, labels)
+    assert report["scored"] == 2 and report["rules"]["vote"]["accuracy"] == pytest.approx(1.0)
+
+
+def write_summaries(folder, videos):
+    """videos: {recorded video path: tracks}; one NAME.summary.json each, in its own sub-folder."""
+    for k, (video, tracks) in enumerate(videos.items()):
+        path = folder / f"run{k}" / f"{Path(video).stem}.summary.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = summary(Path(video).name, tracks)
+        data["video"] = video
+        path.write_text(json.dumps(data))
+    return folder
+
+
+@pytest.fixture
+def same_names(tmp_path):
+    """Two videos with one file name, in folders a/ and b/, with opposite emotions."""
+    return write_summaries(tmp_path / "res", {
+        "/data/a/clip.mp4": {0: (20, "happy")},
+        "/data/b/clip.mp4": {0: (20, "sad")},
+        "/data/b/other.mp4": {0: (20, "angry")},
+    })
+
+
+def test_a_base_name_shared_by_two_videos_is_refused(same_names, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\nclip.mp4,happy\nother.mp4,angry\n")
+    with pytest.raises(InputError) as exc:
+        score_videos(same_names, labels)
+    msg = str(exc.value)
+    assert "1 label(s) match more than one analysed video" in msg
+    assert "'clip.mp4' (line 2) matches /data/a/clip.mp4, /data/b/clip.mp4" in msg
+    assert "Give each video's path in the labels CSV" in msg and '"video" field' in msg
+    labels.write_text("video,label\nclip,happy\n")  # the stem is just as ambiguous
+    with pytest.raises(InputError, match="'clip' \\(line 2\\) matches /data/a/clip.mp4, /data/b/clip.mp4"):
+        score_videos(same_names, labels)
+
+
+def test_labels_with_paths_match_the_recorded_video(same_names, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\nb/clip.mp4,sad\n/data/a/clip.mp4,happy\nother,angry\n")
+    report = score_videos(same_names, labels)
+    assert report["scored"] == 3 and report["missing"] == [] and report["unlabelled"] == []
+    assert report["matches"] == {"b/clip.mp4": "/data/b/clip.mp4", "/data/a/clip.mp4": "/data/a/clip.mp4",
+                                 "other": "/data/b/other.mp4"}
+    assert report["rules"]["vote"]["accuracy"] == pytest.approx(1.0)  # by base name, one would be swapped
+    # relative paths on either side match by their common tail
+    rel = write_summaries(tmp_path / "rel", {"a/clip.mp4": {0: (5, "happy")}, "./b/clip.mp4": {0: (5, "sad")}})
+    labels.write_text("video,label\n/home/me/data/a/clip.mp4,happy\n../data/b/clip.mp4,sad\n")
+    assert score_videos(rel, labels)["rules"]["mean"]["accuracy"] == pytest.approx(1.0)
+
+
+def test_one_result_matched_by_two_labels_is_refused(same_names, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\na/clip.mp4,happy\n/data/a/clip.mp4,sad\n")
+    with pytest.raises(InputError, match=r"'a/clip.mp4' \(line 2\) and '/data/a/clip.mp4' \(line 3\) match the "
+                       r"same result .*run0/clip.summary.json"):
+        score_videos(same_names, labels)
+
+
+def test_missing_and_unlabelled_videos_are_reported(same_names, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\na/clip.mp4,happy\nc/clip.mp4,sad\nnew.mp4,fear\n")
+    report = score_videos(same_names, labels)
+    assert report["scored"] == 1 and report["videos"] == 3
+    assert report["missing"] == ["c/clip.mp4", "new.mp4"]
+    assert report["unlabelled"] == ["/data/b/clip.mp4", "/data/b/other.mp4"]
+    text = format_report(report)
+    assert "labelled but no results for 2: c/clip.mp4, new.mp4" in text
+    assert "results but no label for 2: /data/b/clip.mp4, /data/b/other.mp4" in text
+    labels.write_text("video,label\nx.mp4,happy\n")
+    with pytest.raises(InputError, match="the labels name x.mp4; the summaries are for /data/a/clip.mp4"):
+        score_videos(same_names, labels)
+
+
+def test_unusable_results(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\na.mp4,happy\n")
+    with pytest.raises(MissingInputError):
+        score_videos(tmp_path / "nope", labels)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no \\*.summary.json files"):
+        score_videos(tmp_path / "empty", labels)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.summary.json").write_text("{not json")
+    with pytest.raises(InputError, match="a.summary.json: not a readable JSON file"):
+        score_videos(tmp_path / "bad", labels)
+    (tmp_path / "bad" / "a.summary.json").write_text('{"frames": 3}')
+    with pytest.raises(InputError, match='a.summary.json: not a ferkit video summary \\(no "video" field\\)'):
+        score_videos(tmp_path / "bad", labels)
+    (tmp_path / "bad" / "a.summary.json").write_text('{"video": "a.mp4", "overall": {"frames": 3}}')
+    with pytest.raises(InputError, match="a.summary.json: not a complete ferkit video summary"):
+        score_videos(tmp_path / "bad", labels)
+
+
+def test_score_videos_cli_out_overwrite_and_json(same_names, tmp_path, capsys):
+    from ferkit.cli import main
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\na/clip.mp4,happy\nb/clip.mp4,happy\n")
+    out = tmp_path / "reports" / "score.json"
+    assert main(["score-videos", str(same_names), "--labels", str(labels), "--out", str(out), "--rules", "vote"]) == 0
+    captured = capsys.readouterr()
+    assert "2 of 2 labelled videos scored" in captured.out and "| vote | 2 | 0.500" in captured.out
+    assert "results but no label for 1: /data/b/other.mp4" in captured.out
+    assert f"wrote {out}" in captured.err
+    written = json.loads(out.read_text())
+    assert written["rules"]["vote"]["n"] == 2 and list(written["rules"]) == ["vote"]
+    out.write_text("keep me")
+    assert main(["score-videos", str(same_names), "--labels", str(labels), "--out", str(out)]) == 2
+    assert f"{out}: exists; use --overwrite to replace it" in capsys.readouterr().err
+    assert out.read_text() == "keep me"
+    assert main(["score-videos", str(same_names), "--labels", str(labels), "--out", str(out), "--overwrite",
+                 "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(out.read_text()) and printed["matches"]["b/clip.mp4"] == "/data/b/clip.mp4"
+    assert main(["score-videos", str(same_names), "--labels", str(labels), "--out", str(labels), "--overwrite"]) == 2
+    assert "is an input" in capsys.readouterr().err
+    labels.write_text("video,label\nclip.mp4,happy\n")
+    assert main(["score-videos", str(same_names), "--labels", str(labels)]) == 2
+    assert "'clip.mp4' (line 2) matches /data/a/clip.mp4, /data/b/clip.mp4" in capsys.readouterr().err

@@ -230,3 +230,35 @@ def test_two_faces_far_apart_in_720p(recognizer, tmp_path, face):
     results = list(recognizer.analyze_video(path))
     assert all(len(r.faces) == 2 for r in results)
     assert [f.track_id for f in results[-1].faces] == [0, 1]
+
+
+def test_a_truncated_video_is_analysed_and_reported_incomplete(recognizer, tmp_path, face):
+    path = tmp_path / "cut.avi"
+    make_test_video(path, [Sprite(face, (20, 40), (120, 40))], 320, 240, 15, 2.0)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    out = VideoOutputs.in_folder(tmp_path / "out", "cut")
+    summary = analyze_source(recognizer, str(path), out, progress=False)
+    assert summary["complete"] is False and summary["truncated"] is True
+    assert summary["frames_declared"] == 30 and 5 < summary["frames_read"] < 30
+    assert summary["frames_sampled"] == summary["frames_read"] and summary["tracks"] == 1
+    assert json.loads(out.summary.read_text())["complete"] is False
+
+
+def test_corrupt_frames_in_the_middle_are_skipped_and_counted(recognizer, tmp_path):
+    from ferkit.video.writer import VideoWriter
+
+    path = tmp_path / "damaged.avi"
+    rng = np.random.default_rng(0)
+    with VideoWriter(path, 10, 64, 48) as w:  # noisy frames: every JPEG is large, so damage hits data
+        for _ in range(40):
+            w.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2
+    data[start : start + 300] = np.random.default_rng(7).integers(0, 256, 300, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    summary = analyze_source(recognizer, str(path), VideoOutputs(), progress=False)
+    assert summary["skipped_frames"] >= 1 and summary["frames_sampled"] + summary["skipped_frames"] == 40
+    assert summary["complete"]  # the rest of the file was analysed
+    frames = [r.frame for r in recognizer.analyze_video(path)]
+    assert frames == sorted(set(frames)) and frames[-1] == 39  # right numbers after the damage

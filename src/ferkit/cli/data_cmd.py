@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
-from ferkit.data import load_dataset
-from ferkit.data.info import dataset_info, format_info
+from ferkit.cli.common import add_common_output_arguments
+from ferkit.core.errors import OutputError, OutputExistsError
 
 
 def add_parser(sub) -> None:
@@ -14,21 +18,55 @@ def add_parser(sub) -> None:
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     info = dsub.add_parser("info", help="counts, imbalance, checks and duplicates",
                            description="Counts per class and split, class imbalance, size and dtype checks, and "
-                           "exact and near-duplicate images (perceptual hash, mirrored copies included).")
+                           "exact and near-duplicate images (perceptual hash, mirrored copies included). Prints a "
+                           "text report (or, with --json, the report as JSON).")
     info.add_argument("path", help="npz, FER2013 csv, or folder of class folders")
-    info.add_argument("--size", type=int, default=48, help="image size for csv/folders (default 48)")
+    info.add_argument("--size", type=int, default=48, help="image size for folders (default 48)")
     info.add_argument("--max-distance", type=int, default=5, help="near-duplicate Hamming distance in bits")
     info.add_argument("--no-duplicates", action="store_true", help="skip the duplicate search")
-    info.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    info.add_argument("--out", metavar="PATH", help="also write the report as JSON to this file")
+    add_common_output_arguments(info, json_help="print the report as JSON instead of text")
     info.set_defaults(func=run_info)
 
 
+@contextmanager
+def warnings_as_notes():
+    """Show the loaders' warnings (an empty class folder...) as one ``warning:`` line each on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+        yield
+
+
+def check_outputs(outputs: list[Path], inputs: list[str], overwrite: bool) -> None:
+    """Refuse, before any work, outputs that would replace an input, that are folders, or that exist
+    (unless ``overwrite``); every existing one is named."""
+    ins = {Path(i).resolve() for i in inputs if i}
+    for out in outputs:
+        if out.resolve() in ins:
+            raise OutputExistsError(f"{out}: is an input; choose another output path")
+        if out.is_dir():
+            raise OutputError(f"{out}: is a folder, not a file")
+    existing = [str(o) for o in outputs if o.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{', '.join(existing)}: exist{'s' if len(existing) == 1 else ''}; "
+                                f"use --overwrite to replace {'it' if len(existing) == 1 else 'them'}")
+
+
 def run_info(args: argparse.Namespace) -> int:
-    ds = load_dataset(args.path, size=args.size)
-    info = dataset_info(ds, duplicates=not args.no_duplicates, max_distance=args.max_distance)
-    print(format_info(info))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(info, fh, indent=2)
-        print(f"wrote {args.json}")
+    from ferkit.data import load_dataset
+    from ferkit.data.info import dataset_info, format_info
+
+    out = Path(args.out) if args.out else None
+    if out:
+        check_outputs([out], [args.path], args.overwrite)
+    progress = not args.no_progress
+    with warnings_as_notes():
+        ds = load_dataset(args.path, size=args.size, progress=progress)
+    info = dataset_info(ds, duplicates=not args.no_duplicates, max_distance=args.max_distance, progress=progress)
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(info, indent=2))
+        print(f"wrote {out}", file=sys.stderr)
     return 0

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ferkit.core.errors import InputError, OptionError
+
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+class DatasetWarning(UserWarning):
+    """Something a loader skipped that the user should know about (an empty or unknown class folder)."""
 
 
 @dataclass
@@ -42,31 +48,21 @@ class FaceDataset:
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images)
-        self.labels = np.asarray(self.labels, dtype=np.int64)
         self.classes = tuple(self.classes)
+        check_arrays(self.name, self.images, self.labels, self.classes)
+        self.labels = np.asarray(self.labels).astype(np.int64)
         n = len(self.labels)
-        if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise ValueError(
-                f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}"
-            )
-        if len(self.images) != n:
-            raise ValueError(f"{self.name}: {len(self.images)} images but {n} labels")
-        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
-            raise ValueError(
-                f"{self.name}: labels must be in 0..{len(self.classes) - 1}, "
-                f"got {self.labels.min()}..{self.labels.max()}"
-            )
         for attr in ("groups", "split", "paths"):
             value = getattr(self, attr)
             if value is not None:
                 value = np.asarray(value)
-                if len(value) != n:
-                    raise ValueError(f"{self.name}: {attr} has {len(value)} entries for {n} images")
+                if value.ndim != 1 or len(value) != n:
+                    raise InputError(f"{self.name}: {attr} has shape {value.shape}, expected ({n},): one per image")
                 setattr(self, attr, value)
         if self.split is not None:
-            bad = set(np.unique(self.split)) - set(SPLITS) - {""}
+            bad = set(np.unique(self.split).tolist()) - set(SPLITS) - {""}
             if bad:
-                raise ValueError(f"{self.name}: unknown split names {sorted(bad)}; use {SPLITS}")
+                raise InputError(f"{self.name}: unknown split names {sorted(map(str, bad))}; use {', '.join(SPLITS)}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -101,9 +97,9 @@ class FaceDataset:
         if split == "all":
             return self
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; use one of {SPLITS + ('all',)}")
+            raise OptionError(f"split must be one of {', '.join(SPLITS + ('all',))}; got {split!r}")
         if not self.has_official_split:
-            raise ValueError(
+            raise OptionError(
                 f"{self.name} has no official {split!r} split; use 'all' or make one with "
                 "ferkit.data.splits.group_split"
             )
@@ -116,3 +112,29 @@ class FaceDataset:
     def group_ids(self) -> np.ndarray:
         """Groups, or one group per image when the dataset has none."""
         return self.groups if self.groups is not None else np.arange(len(self))
+
+
+def check_arrays(where: str, images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> None:
+    """Raise :class:`InputError` naming ``where`` unless ``images`` is (N, H, W) uint8 and ``labels``
+    holds N whole numbers in 0..len(classes)-1."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise InputError(
+            f"{where}: images must be (N, H, W) uint8 (grayscale), got shape {images.shape} dtype {images.dtype}"
+        )
+    if labels.ndim != 1:
+        raise InputError(f"{where}: labels must be one-dimensional (one per image), got shape {labels.shape}")
+    if len(images) != len(labels):
+        raise InputError(f"{where}: {len(images)} images but {len(labels)} labels")
+    floating = np.issubdtype(labels.dtype, np.floating)
+    if labels.dtype == np.bool_ or not (np.issubdtype(labels.dtype, np.integer) or floating):
+        raise InputError(f"{where}: labels must be integers, got dtype {labels.dtype}")
+    if floating and not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+        raise InputError(f"{where}: labels must be whole numbers (class indices), got fractional or NaN values")
+    bad = (labels < 0) | (labels >= len(classes))
+    if bad.any():
+        first = np.flatnonzero(bad)[:5].tolist()
+        raise InputError(
+            f"{where}: labels must be in 0..{len(classes) - 1} ({', '.join(classes)}); {int(bad.sum())} are not "
+            f"(values {sorted(set(labels[bad].tolist()))[:5]} at indices {first}{' ...' if bad.sum() > 5 else ''})"
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy.fft import dctn
+from tqdm import tqdm
 
 _BITS = 1 << np.arange(64, dtype=np.uint64)
 
@@ -27,17 +28,20 @@ def exact_duplicates(images: np.ndarray) -> list[list[int]]:
 
 
 def near_duplicate_pairs(images: np.ndarray, max_distance: int = 5, mirrored: bool = True,
-                         chunk: int = 2048) -> np.ndarray:
-    """(P, 2) index pairs i < j whose hashes (or one's mirror's) differ in at most ``max_distance`` bits."""
+                         chunk: int = 2048, progress: bool = False) -> np.ndarray:
+    """(P, 2) index pairs i < j whose hashes (or one's mirror's) differ in at most ``max_distance`` bits.
+    ``progress`` shows a progress bar (on stderr) over the chunks compared."""
     h = phash(images)
     targets = [h, phash(images[:, :, ::-1])] if mirrored else [h]
     pairs = []
-    for start in range(0, len(h), chunk):
+    starts = range(0, len(h), chunk)
+    for start in tqdm(starts, desc="near duplicates", unit="chunk", disable=not progress or len(starts) < 2):
         block = h[start : start + chunk, None]
         for t in targets:
-            dist = np.bitwise_count(block ^ t[None, :])
+            # only j >= start can pair with an i of this block (i < j)
+            dist = np.bitwise_count(block ^ t[None, start:])
             i, j = np.nonzero(dist <= max_distance)
-            i = i + start
+            i, j = i + start, j + start
             keep = i < j
             pairs.append(np.stack([i[keep], j[keep]], axis=1))
     if not pairs:

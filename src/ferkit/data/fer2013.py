@@ -7,78 +7,123 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit.data.dataset import FaceDataset, Problem
+from ferkit.core.errors import InputError, MissingInputError
 from ferkit.core.labels import EMOTIONS
+from ferkit.data.dataset import FaceDataset, Problem, check_arrays
+from ferkit.data.npz import open_npz, per_image, read_array
 
 #: FER2013's Usage column and npz ``usage`` codes, mapped to ferkit's split names.
 USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 USAGE_CODES = ("train", "val", "test")
+#: how many offending line numbers an error message lists before "and N more"
+SHOW_LINES = 5
 
 
 def load_fer2013_npz(path: str | Path) -> FaceDataset:
     """The npz layout: ``images`` (N,48,48) uint8, ``labels`` 0-6, ``usage`` 0/1/2, optional ``source_id``."""
     path = Path(path)
-    with np.load(path) as data:
-        missing = {"images", "labels"} - set(data.files)
-        if missing:
-            raise ValueError(f"{path}: missing arrays {sorted(missing)} (has {data.files})")
-        images, labels = data["images"], data["labels"]
-        usage = data["usage"] if "usage" in data.files else None
-        groups = data["source_id"] if "source_id" in data.files else None
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{path}: images must be (N, H, W) uint8, got {images.shape} {images.dtype}")
+    with open_npz(path, {"images", "labels"}) as data:
+        images, labels = read_array(data, "images", path), read_array(data, "labels", path)
+        usage = read_array(data, "usage", path) if "usage" in data.files else None
+        groups = read_array(data, "source_id", path) if "source_id" in data.files else None
+    check_arrays(str(path), images, labels, EMOTIONS)
     split = None
     if usage is not None:
-        if usage.min() < 0 or usage.max() > 2:
-            raise ValueError(f"{path}: usage codes must be 0, 1 or 2")
+        per_image(path, "usage", usage, len(labels))
+        if not np.issubdtype(usage.dtype, np.integer) or (len(usage) and (usage.min() < 0 or usage.max() > 2)):
+            bad = sorted(set(usage.tolist()) - {0, 1, 2}, key=str)[:5]
+            raise InputError(f"{path}: usage codes must be 0 (train), 1 (val) or 2 (test), got {bad}")
         split = np.array(USAGE_CODES)[usage.astype(np.int64)]
+    if groups is not None:
+        per_image(path, "source_id", groups, len(labels))
     return FaceDataset(images, labels, EMOTIONS, groups=groups, split=split, name="fer2013")
 
 
-def load_fer2013_csv(path: str | Path, size: int = 48) -> FaceDataset:
-    """Kaggle's ``fer2013.csv``: columns ``emotion,pixels,Usage`` (Usage optional).
+def _lines(lines: list[int]) -> str:
+    shown = ", ".join(map(str, lines[:SHOW_LINES]))
+    return shown + (f" and {len(lines) - SHOW_LINES} more" if len(lines) > SHOW_LINES else "")
 
-    A malformed row is skipped and reported with its line number.
+
+def load_fer2013_csv(path: str | Path, size: int = 48) -> FaceDataset:
+    """Kaggle's ``fer2013.csv``: columns ``emotion,pixels,Usage`` (Usage optional; header names are
+    matched without regard to case; a UTF-8 byte-order mark, as Excel writes, is fine).
+
+    A row with a bad emotion value or the wrong number of pixels is skipped and reported in
+    ``problems`` with its line number. When the file has a Usage column, every row must name its split
+    (Training, PublicTest or PrivateTest): a row without one, or with an unknown one, makes the file
+    refused with an :class:`~ferkit.core.errors.InputError` naming the lines, since dropping the split
+    would let training mix in the test images. (A Usage column empty on every row counts as no column.)
     """
     path = Path(path)
+    if not path.exists():
+        raise MissingInputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a FER2013 .csv file")
     problems: list[Problem] = []
-    images, labels, splits = [], [], []
+    images, labels, usages, usage_lines = [], [], [], []
     n_pixels = size * size
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = {f.strip() for f in reader.fieldnames or []}
-        if not {"emotion", "pixels"} <= fields:
-            raise ValueError(f"{path}: expected columns emotion,pixels[,Usage], got {reader.fieldnames}")
-        for row in reader:
-            line = reader.line_num
-            where = f"{path}:{line}"
-            row = {(k or "").strip(): v for k, v in row.items()}
-            try:
-                label = int(row["emotion"])
-                if not 0 <= label < len(EMOTIONS):
-                    raise ValueError(f"emotion {label} not in 0..6")
-                pixels = np.array(row["pixels"].split(), dtype=np.int64)
-                if pixels.size != n_pixels:
-                    raise ValueError(f"{pixels.size} pixel values, expected {n_pixels}")
-                if pixels.min() < 0 or pixels.max() > 255:
-                    raise ValueError("pixel values outside 0..255")
-                usage = (row.get("Usage") or "").strip()
-                if usage and usage not in USAGE_TO_SPLIT:
-                    raise ValueError(f"unknown Usage {usage!r}")
-            except (ValueError, TypeError, AttributeError) as exc:
-                problems.append(Problem(where, f"malformed row skipped: {exc}"))
-                continue
-            images.append(pixels.astype(np.uint8).reshape(size, size))
-            labels.append(label)
-            splits.append(USAGE_TO_SPLIT.get(usage, ""))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [(f or "").strip() for f in reader.fieldnames or []]
+            fields = {f.lower(): f for f in header}
+            if not {"emotion", "pixels"} <= set(fields):
+                raise InputError(f"{path}: expected columns emotion,pixels[,Usage], "
+                                 f"got {','.join(header) or 'nothing'}")
+            has_usage = "usage" in fields
+            for row in reader:
+                line = reader.line_num
+                row = {(k or "").strip().lower(): v for k, v in row.items() if isinstance(k, str)}
+                if not any((v or "").strip() for v in row.values()):
+                    continue  # a blank line (e.g. at the end)
+                try:
+                    raw = (row.get("emotion") or "").strip()
+                    try:
+                        label = int(raw)
+                    except ValueError:
+                        raise ValueError(f"emotion {raw!r} is not a number in 0..{len(EMOTIONS) - 1}") from None
+                    if not 0 <= label < len(EMOTIONS):
+                        raise ValueError(f"emotion {label} not in 0..{len(EMOTIONS) - 1}")
+                    try:
+                        pixels = np.array((row.get("pixels") or "").split(), dtype=np.int64)
+                    except ValueError:
+                        raise ValueError("pixel values must be whole numbers separated by spaces") from None
+                    if pixels.size != n_pixels:
+                        raise ValueError(f"{pixels.size} pixel values, expected {n_pixels} ({size}x{size})")
+                    if pixels.min() < 0 or pixels.max() > 255:
+                        raise ValueError("pixel values outside 0..255")
+                except ValueError as exc:
+                    problems.append(Problem(f"{path}:{line}", f"malformed row skipped: {exc}"))
+                    continue
+                images.append(pixels.astype(np.uint8).reshape(size, size))
+                labels.append(label)
+                usages.append((row.get("usage") or "").strip() if has_usage else "")
+                usage_lines.append(line)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from exc
     if not images:
-        raise ValueError(f"{path}: no usable rows ({len(problems)} malformed)")
-    split = np.array(splits)
+        first = f"; first: {problems[0]}" if problems else ""
+        raise InputError(f"{path}: no usable rows ({len(problems)} malformed{first})")
+    split = None
+    if any(usages):
+        bad = [(line, u) for line, u in zip(usage_lines, usages) if u not in USAGE_TO_SPLIT]
+        if bad:
+            values = sorted({u for _, u in bad})
+            raise InputError(
+                f"{path}: {len(bad)} row(s) have no Usage value or an unknown one "
+                f"(lines {_lines([b[0] for b in bad])}; "
+                f"values {', '.join(repr(v) for v in values[:SHOW_LINES])}); every row needs Training, PublicTest or "
+                "PrivateTest, or else none may have one (remove the Usage column to load the file without its "
+                "official split)"
+            )
+        split = np.array([USAGE_TO_SPLIT[u] for u in usages])
     return FaceDataset(
         np.stack(images),
         np.array(labels),
         EMOTIONS,
-        split=split if np.all(split != "") else None,
+        split=split,
         name="fer2013",
         problems=problems,
     )

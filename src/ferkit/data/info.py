@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ferkit.core.options import check_int
 from ferkit.data.dataset import SPLITS, FaceDataset
 from ferkit.data.duplicates import exact_duplicates, near_duplicate_pairs, pair_groups
 
 
-def dataset_info(ds: FaceDataset, duplicates: bool = True, max_distance: int = 5) -> dict:
+def dataset_info(ds: FaceDataset, duplicates: bool = True, max_distance: int = 5, progress: bool = False) -> dict:
+    """Counts per class and split, imbalance, shape checks, the loader's problems and (``duplicates``)
+    exact and near-duplicate groups; ``progress`` shows a progress bar for the near-duplicate search."""
+    check_int("dataset_info", "max_distance", max_distance, lo=0, hi=64)
     splits = ds.split if ds.split is not None else np.full(len(ds), "", dtype="<U5")
     names = [s for s in SPLITS if (splits == s).any()] or [""]
     counts = {
@@ -33,7 +37,7 @@ def dataset_info(ds: FaceDataset, duplicates: bool = True, max_distance: int = 5
     }
     if duplicates:
         exact = exact_duplicates(ds.images)
-        near = pair_groups(len(ds), near_duplicate_pairs(ds.images, max_distance=max_distance))
+        near = pair_groups(len(ds), near_duplicate_pairs(ds.images, max_distance=max_distance, progress=progress))
 
         def crossing(groups):
             return sum(1 for g in groups if len(set(splits[g])) > 1)
@@ -62,7 +66,8 @@ def format_info(info: dict) -> str:
     for c in info["classes"]:
         row = [info["counts"][s][c] for s in splits]
         lines.append(f"{c:<10}" + "".join(f"{k:>8}" for k in row) + f"{sum(row):>8}")
-    lines.append(f"{'total':<10}" + "".join(f"{sum(info['counts'][s].values()):>8}" for s in splits) + f"{info['n']:>8}")
+    totals = "".join(f"{sum(info['counts'][s].values()):>8}" for s in splits)
+    lines.append(f"{'total':<10}" + totals + f"{info['n']:>8}")
     lines.append(f"imbalance (largest / smallest class): {info['imbalance_ratio']:.1f}")
     if info["groups"] is not None:
         lines.append(f"groups (subjects/sources): {info['groups']}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
+from ferkit.core.errors import InputError, MissingInputError
+from ferkit.core.options import check_choice, check_int
 from ferkit.data.ckplus import load_ckplus_folders, load_ckplus_npz
 from ferkit.data.dataset import FaceDataset
 from ferkit.data.fer2013 import load_fer2013_csv, load_fer2013_npz
 from ferkit.data.folders import CKPLUS_NAME, load_class_folders
+from ferkit.data.npz import open_npz
 
 FORMATS = ("fer2013-npz", "fer2013-csv", "ckplus-npz", "ckplus-folders", "folders")
 
@@ -18,9 +19,9 @@ FORMATS = ("fer2013-npz", "fer2013-csv", "ckplus-npz", "ckplus-folders", "folder
 def detect_format(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or directory")
+        raise MissingInputError(f"{path}: no such file or folder")
     if path.is_dir():
-        sample = next((f for f in path.rglob("*") if f.is_file()), None)
+        sample = next((f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")), None)
         if sample is not None and CKPLUS_NAME.search(sample.name):
             return "ckplus-folders"
         return "folders"
@@ -28,14 +29,17 @@ def detect_format(path: str | Path) -> str:
     if suffix == ".csv":
         return "fer2013-csv"
     if suffix == ".npz":
-        with np.load(path) as data:
+        with open_npz(path, set()) as data:
             return "ckplus-npz" if "subject" in data.files else "fer2013-npz"
-    raise ValueError(f"{path}: unknown dataset format (expected .npz, .csv or a folder of class folders)")
+    raise InputError(f"{path}: unknown dataset format (expected .npz, .csv or a folder of class folders)")
 
 
-def load_dataset(path: str | Path, format: str | None = None, size: int = 48) -> FaceDataset:
+def load_dataset(path: str | Path, format: str | None = None, size: int = 48, progress: bool = True) -> FaceDataset:
     """Load a dataset from a path, recognising FER2013 (npz/csv/folders), CK+ (npz/folders) or any
-    folder of class folders. ``size`` is the square size images are converted to (csv/folders)."""
+    folder of class folders. ``size`` is the square size images are converted to (folders);
+    ``progress`` shows a progress bar while image folders are read."""
+    check_choice("load_dataset", "format", format, FORMATS, optional=True)
+    check_int("load_dataset", "size", size, lo=1)
     path = Path(path).expanduser()
     fmt = format or detect_format(path)
     if fmt == "fer2013-npz":
@@ -45,10 +49,8 @@ def load_dataset(path: str | Path, format: str | None = None, size: int = 48) ->
     if fmt == "ckplus-npz":
         return load_ckplus_npz(path)
     if fmt == "ckplus-folders":
-        return load_ckplus_folders(path, size=size)
-    if fmt == "folders":
-        return load_class_folders(path, size=size, progress=True)
-    raise ValueError(f"unknown dataset format {fmt!r}; known: {FORMATS}")
+        return load_ckplus_folders(path, size=size, progress=progress)
+    return load_class_folders(path, size=size, progress=progress)
 
 
 def data_root() -> Path | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from ferkit.core.errors import InputError, OptionError
+from ferkit.core.options import check_int
 from ferkit.data.dataset import FaceDataset
 
 
@@ -13,8 +15,9 @@ def group_kfold(ds: FaceDataset, k: int = 5, seed: int = 0) -> list[tuple[np.nda
     """Stratified k-fold in which no group (subject, video) is in two folds."""
     groups = ds.group_ids()
     n_groups = len(np.unique(groups))
+    k = check_int("", "folds", k, lo=2)
     if n_groups < k:
-        raise ValueError(f"{ds.name}: {n_groups} groups cannot make {k} folds")
+        raise OptionError(f"{ds.name}: {n_groups} groups (subjects) cannot make {k} folds; use at most {n_groups}")
     skf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return list(skf.split(np.zeros(len(ds)), ds.labels, groups))
 
@@ -24,7 +27,7 @@ def group_split(ds: FaceDataset, val: float = 0.15, test: float = 0.15, seed: in
 
     Fractions are approximate (whole groups move together). ``test=0`` makes train/val only."""
     if not 0 <= val < 1 or not 0 <= test < 1 or val + test >= 1:
-        raise ValueError("val and test must be fractions in [0, 1) with val + test < 1")
+        raise OptionError(f"val and test must be fractions in [0, 1) with val + test < 1, got val={val}, test={test}")
     split = np.full(len(ds), "train", dtype="<U5")
     rest = np.arange(len(ds))
     for name, frac in (("test", test), ("val", val)):
@@ -55,4 +58,4 @@ def check_no_leak(ds: FaceDataset, a: np.ndarray, b: np.ndarray) -> None:
         return
     shared = set(ds.groups[a]) & set(ds.groups[b])
     if shared:
-        raise ValueError(f"{ds.name}: {len(shared)} groups appear in two splits, e.g. {sorted(shared)[:3]}")
+        raise InputError(f"{ds.name}: {len(shared)} groups appear in two splits, e.g. {sorted(shared)[:3]}")

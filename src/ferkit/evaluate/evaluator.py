@@ -6,12 +6,19 @@ import json
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from ferkit.data import FaceDataset, load_dataset
+from ferkit.core.errors import InputError, OptionError
+from ferkit.core.labels import label_mapping
+from ferkit.core.options import check_bool, check_choice, check_int
+from ferkit.core.preprocess import TTA_MODES
+from ferkit.data import SPLITS, FaceDataset, load_dataset
 from ferkit.evaluate.metrics import classification_metrics
 from ferkit.evaluate.plots import plot_confusion
 from ferkit.infer.classifier import EmotionClassifier
-from ferkit.core.labels import label_mapping
+
+#: what ``split`` may be: an official split or the whole dataset
+EVAL_SPLITS: tuple[str, ...] = SPLITS + ("all",)
 
 
 def evaluate(
@@ -20,21 +27,35 @@ def evaluate(
     split: str = "test",
     tta: str = "none",
     batch_size: int = 256,
+    progress: bool = False,
 ) -> dict:
-    """Metrics of ``model`` on ``split`` of ``data``.
+    """Metrics of ``model`` (a model file, a bundled model's name, or an :class:`EmotionClassifier` or
+    any object with its ``classes``, ``image_size`` and ``predict_proba``) on ``split`` of ``data``
+    (a dataset path or a :class:`FaceDataset`).
 
     Dataset classes are mapped to the model's by name; images of classes the model does not know
     (e.g. CK+ contempt for a FER2013 model) are left out of the metrics and their predicted
-    distribution is reported under ``unmapped``."""
-    clf = model if isinstance(model, EmotionClassifier) else EmotionClassifier(model)
-    ds = data if isinstance(data, FaceDataset) else load_dataset(data, size=clf.image_size)
+    distribution is reported under ``unmapped``. ``progress`` shows progress bars (on stderr)."""
+    check_choice("evaluate", "split", split, EVAL_SPLITS)
+    check_choice("evaluate", "tta", tta, TTA_MODES)
+    check_int("evaluate", "batch_size", batch_size, lo=1)
+    check_bool("evaluate", "progress", progress)
+    is_classifier = isinstance(model, EmotionClassifier) or hasattr(model, "predict_proba")
+    clf = model if is_classifier else EmotionClassifier(model)
+    ds = data if isinstance(data, FaceDataset) else load_dataset(data, size=clf.image_size, progress=progress)
     ds = ds.select_split(split)
+    if len(ds) == 0:
+        raise InputError(f"{ds.name}: no images to evaluate")
     if ds.image_size != (clf.image_size, clf.image_size):
-        raise ValueError(f"dataset images are {ds.image_size}, the model expects {clf.image_size}px faces")
-    probs = clf.predict_proba(ds.images, tta=tta, batch_size=batch_size)
+        raise InputError(f"{ds.name}: images are {ds.image_size[0]}x{ds.image_size[1]}, the model expects "
+                         f"{clf.image_size}x{clf.image_size} faces")
+    probs = predict_in_batches(clf, ds.images, tta, batch_size, progress)
     mapping = label_mapping(ds.classes, clf.classes)
     y = mapping[ds.labels]
     known = y >= 0
+    if not known.any():
+        raise InputError(f"{ds.name}: none of its classes ({', '.join(ds.classes)}) is among the model's "
+                         f"({', '.join(clf.classes)})")
     report = classification_metrics(y[known], probs[known], clf.classes)
     report.update(
         {
@@ -52,6 +73,29 @@ def evaluate(
     if unmapped:
         report["unmapped"] = unmapped
     return report
+
+
+def predict_in_batches(clf, images: np.ndarray, tta: str, batch_size: int, progress: bool) -> np.ndarray:
+    """``clf.predict_proba`` over ``images``, batch by batch under a progress bar when ``progress``."""
+    if not progress or len(images) <= batch_size:
+        return clf.predict_proba(images, tta=tta, batch_size=batch_size)
+    out = []
+    with tqdm(total=len(images), desc="evaluating", unit="img") as bar:
+        for start in range(0, len(images), batch_size):
+            out.append(clf.predict_proba(images[start : start + batch_size], tta=tta, batch_size=batch_size))
+            bar.update(len(out[-1]))
+    return np.concatenate(out)
+
+
+def report_paths(out: str | Path) -> tuple[Path, Path, Path]:
+    """The files a report ``out`` (``NAME.json``) makes: ``NAME.json``, ``NAME.md`` (the Markdown
+    summary) and ``NAME_confusion.png`` (the confusion matrix picture)."""
+    out = Path(out)
+    if out.suffix.lower() != ".json":
+        raise OptionError(f"the report path must end in .json (its Markdown summary and confusion PNG are written "
+                          f"beside it), got {str(out)!r}")
+    stem = out.with_suffix("")
+    return out, Path(f"{stem}.md"), Path(f"{stem}_confusion.png")
 
 
 def markdown_summary(r: dict) -> str:
@@ -77,8 +121,12 @@ def markdown_summary(r: dict) -> str:
 
 def write_report(report: dict, json_path: str | Path | None = None, markdown_path: str | Path | None = None,
                  confusion_png: str | Path | None = None) -> None:
+    """Write the report as JSON, its Markdown summary and its confusion matrix picture (each when its
+    path is given; folders are made; existing files are replaced: callers check first)."""
+    for path in (json_path, markdown_path, confusion_png):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(report, indent=2))
     if markdown_path:
         Path(markdown_path).write_text(markdown_summary(report))

@@ -15,6 +15,8 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
+from ferkit.core.errors import InputError
+
 
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
     """ECE with equal-width confidence bins: sum over bins of |accuracy - confidence| x share."""
@@ -44,7 +46,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Seque
     if probs.ndim != 2 or probs.shape[1] != len(classes) or len(probs) != len(y_true):
         raise ValueError(f"probs must be (N, {len(classes)}) for {len(y_true)} labels, got {probs.shape}")
     if len(y_true) == 0:
-        raise ValueError("no samples to evaluate")
+        raise InputError("no samples to evaluate")
+    if y_true.min() < 0 or y_true.max() >= len(classes):
+        raise ValueError(f"y_true must hold class indices in 0..{len(classes) - 1}, got {y_true.min()}..{y_true.max()}")
     labels = np.arange(len(classes))
     y_pred = probs.argmax(axis=1)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ferkit.core.errors import OptionError
 from ferkit.core.options import check_float, check_int
 
 #: landmark schemes: number of points and where the eyes and mouth are
@@ -64,15 +63,14 @@ class DetectorOptions:
     ``max_side``: an image whose longer side is larger (>= 64) is searched on a copy shrunk to this
     side (area interpolation), boxes and landmarks mapped back to its pixels, so time and memory stay
     bounded; faces under about ``min_face_size`` pixels of the shrunk copy are then missed.
-    ``extra``: backend-specific settings (a dict). Every field is checked when the options are
-    made (:class:`~ferkit.core.errors.OptionError`)."""
+    Backend-specific settings are ``create_detector``'s keyword arguments. Every field is checked
+    when the options are made (:class:`~ferkit.core.errors.OptionError`)."""
 
     score_threshold: float = 0.5
     min_face_size: int = 20
     max_faces: int | None = None
     upsample: int = 0
     max_side: int = 1920
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = "DetectorOptions"
@@ -81,8 +79,6 @@ class DetectorOptions:
         self.max_faces = check_int(owner, "max_faces", self.max_faces, lo=1, optional=True)
         self.upsample = check_int(owner, "upsample", self.upsample, 0, MAX_UPSAMPLE)
         self.max_side = check_int(owner, "max_side", self.max_side, lo=64)
-        if not isinstance(self.extra, dict):
-            raise OptionError(f"{owner}.extra must be a dict, got {self.extra!r}")
 
 
 def finalize(detections: list[Detection], options: DetectorOptions, shape: tuple[int, ...]) -> list[Detection]:

@@ -24,7 +24,8 @@ class RecognizerOptions:
     ``model``: a bundled model name (``ferkit.infer.classifier.BUNDLED_MODELS``; None: "default"),
     or an exported ONNX model or a training checkpoint. ``detector``: a name from
     ``ferkit.faces.list_detectors()``, ``detector_cfg`` its own settings. ``score_threshold``,
-    ``min_face_size``, ``max_faces``, ``upsample`` (0-2): see ``DetectorOptions``. ``align``: level
+    ``min_face_size``, ``max_faces``, ``upsample`` (0-2), ``max_side`` (larger images are searched
+    on a downscaled copy): see ``DetectorOptions``. ``align``: level
     the eyes when the detector gives landmarks. ``crop_scale``/``crop_shift``: the face crop
     relative to the box (None: the detector's measured default). ``batch_size``: faces per
     classifier call. ``tta``: none, flip or ten_crop. ``threads``: classifier threads (0: ONNX
@@ -38,6 +39,7 @@ class RecognizerOptions:
     min_face_size: int = 20
     max_faces: int | None = None
     upsample: int = 0
+    max_side: int = 1920
     align: bool = True
     crop_scale: float | None = None
     crop_shift: tuple[float, float] | None = None
@@ -78,7 +80,8 @@ class RecognizerOptions:
     def detector_options(self):
         from ferkit.faces import DetectorOptions
 
-        return DetectorOptions(self.score_threshold, self.min_face_size, self.max_faces, self.upsample)
+        return DetectorOptions(self.score_threshold, self.min_face_size, self.max_faces, self.upsample,
+                               max_side=self.max_side)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

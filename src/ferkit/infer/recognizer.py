@@ -16,8 +16,8 @@ image; PyTorch is not needed."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,7 @@ class Recognizer:
         self._check_open()
         loaded = load_image(image, self.options.color_order)
         height, width = loaded.bgr.shape[:2]
-        path = str(image) if isinstance(image, (str, Path)) else None
+        path = str(image) if isinstance(image, (str, os.PathLike)) else None
         faces = self.pipeline(loaded.bgr)
         return ImageResult(path, width, height, faces, notes=loaded.notes, classes=self.classes), loaded.bgr
 
@@ -80,7 +80,7 @@ class Recognizer:
             message = str(exc)
         except cv2.error as exc:  # an image the decoder or detector cannot handle
             message = f"cannot analyse ({exc.err or exc})"
-        path = str(image) if isinstance(image, (str, Path)) else None
+        path = str(image) if isinstance(image, (str, os.PathLike)) else None
         if path and not message.startswith(path):
             message = f"{path}: {message}"
         return ImageResult.failed(path, message, self.classes), None

@@ -83,9 +83,6 @@ class _FacesMixin:
     def __getitem__(self, i: int) -> Face:
         return self.faces[i]
 
-    def to_rows(self) -> list[dict[str, Any]]:
-        return record_rows(self.to_dict(), self.kind, self.classes)
-
     def to_pandas(self):
         """A pandas DataFrame, one row per face (``pip install ferkit[pandas]``)."""
         return to_pandas([self.to_dict()], self.kind, self.classes)

@@ -1,38 +1,103 @@
 """Scoring video-level predictions against one gold label per video (7 emotions or 3-way
-sentiment), under several rules for turning a video's frames into one label."""
+sentiment), under several rules for turning a video's frames into one label.
+
+Labels are matched to results by the video path each summary records (its ``video`` field): a
+label row's ``video`` matches a summary when the shorter of the two paths is the tail of the other
+(``clip.mp4`` matches ``/data/a/clip.mp4``; ``a/clip.mp4`` matches it too, ``b/clip.mp4`` does not);
+a label without a file extension also matches on the file name's stem (``clip``). A label matching
+more than one result, or a result matched by more than one label, is refused: give paths in the
+labels CSV to tell videos with one file name apart."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import warnings
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from ferkit.core.errors import InputError, MissingInputError
+from ferkit.core.labels import ALIASES, EMOTIONS, SENTIMENTS, canonical_name
+from ferkit.core.options import check_choice
 from ferkit.evaluate.metrics import classification_metrics
-from ferkit.core.labels import EMOTIONS, SENTIMENTS, canonical_name
 
 #: rule -> (where in the summary, which distribution); "track_vote" is built from the tracks
 RULES = ("vote", "mean", "main_vote", "main_mean", "track_vote")
+#: how many names an error message lists before "and N more"
+SHOW = 5
+
+
+def _some(items: list[str], n: int = SHOW) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One row of the labels CSV."""
+
+    line: int
+    video: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SummaryFile:
+    """One ``*.summary.json`` file: where it is, the video it describes, and its content."""
+
+    path: Path
+    video: str
+    summary: dict[str, Any]
+
+
+def read_label_rows(path: str | Path) -> list[LabelRow]:
+    """The rows of a ``video,label`` CSV (header required, any case; a UTF-8 byte-order mark is fine).
+    A row with an empty video or label, and one video given two different labels, are refused with
+    their line numbers; a row repeated with the same label counts once."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingInputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a CSV file with the columns video,label")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            fields = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
+            if not {"video", "label"} <= set(fields):
+                raise InputError(f"{path}: needs a header with the columns video,label; got "
+                                 f"{','.join(reader.fieldnames or []) or 'nothing'}")
+            rows: list[LabelRow] = []
+            seen: dict[str, LabelRow] = {}
+            for row in reader:
+                line = reader.line_num
+                video = (row.get(fields["video"]) or "").strip()
+                label = (row.get(fields["label"]) or "").strip().lower()
+                if not video and not label and not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                    continue  # a blank line
+                if not video or not label:
+                    raise InputError(f"{path}:{line}: empty video or label")
+                if video in seen:
+                    if seen[video].label != label:
+                        raise InputError(f"{path}:{line}: {video} is labelled {label!r} here and "
+                                         f"{seen[video].label!r} on line {seen[video].line}")
+                    continue
+                seen[video] = LabelRow(line, video, label)
+                rows.append(seen[video])
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from exc
+    if not rows:
+        raise InputError(f"{path}: no labels")
+    return rows
 
 
 def read_labels(path: str | Path) -> dict[str, str]:
-    """``video,label`` CSV (header required) -> {video name: label}."""
-    path = Path(path)
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or not {"video", "label"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: needs a header with the columns video,label")
-        labels = {}
-        for line, row in enumerate(reader, start=2):
-            if not row["video"] or not row["label"]:
-                raise ValueError(f"{path}:{line}: empty video or label")
-            labels[row["video"].strip()] = row["label"].strip().lower()
-    if not labels:
-        raise ValueError(f"{path}: no labels")
-    return labels
+    """``video,label`` CSV (header required) -> {video as written in the CSV: label}."""
+    return {r.video: r.label for r in read_label_rows(path)}
 
 
 def label_space(labels: dict[str, str]) -> tuple[str, tuple[str, ...], dict[str, str]]:
@@ -41,17 +106,19 @@ def label_space(labels: dict[str, str]) -> tuple[str, tuple[str, ...], dict[str,
     values = set(labels.values())
     if values <= set(SENTIMENTS):
         return "sentiment", SENTIMENTS, labels
+    allowed = f"one of {', '.join(EMOTIONS)} (or every label one of {', '.join(SENTIMENTS)})"
     canon = {}
     for video, label in labels.items():
-        name = canonical_name(label)
-        if name not in EMOTIONS:
-            raise ValueError(f"label {label!r} of {video} is not one of {EMOTIONS} (or a sentiment)")
-        canon[video] = name
+        if label.strip().lower() not in ALIASES or canonical_name(label) not in EMOTIONS:
+            mixed = " (the labels mix emotions and sentiments)" if label in SENTIMENTS else ""
+            raise InputError(f"label {label!r} of {video} is not {allowed}{mixed}")
+        canon[video] = canonical_name(label)
     return "emotion", EMOTIONS, canon
 
 
 def rule_distribution(summary: dict[str, Any], rule: str, space: str) -> np.ndarray | None:
     """A video's class distribution under ``rule`` (None when it has no face)."""
+    check_choice("", "rule", rule, RULES)
     classes = SENTIMENTS if space == "sentiment" else EMOTIONS
     if not summary.get("overall"):
         return None
@@ -63,51 +130,131 @@ def rule_distribution(summary: dict[str, Any], rule: str, space: str) -> np.ndar
     if rule in ("main_vote", "main_mean"):
         source = summary["per_track"][str(summary["main_track"])][key]
         return np.array([source[c] for c in classes])
-    if rule == "track_vote":
-        dominant = "sentiment_by_mean" if space == "sentiment" else "dominant_by_mean"
-        votes = np.zeros(len(classes))
-        for track in summary["per_track"].values():
-            votes[classes.index(track[dominant])] += 1
-        return votes / votes.sum()
-    raise ValueError(f"unknown rule {rule!r}; use one of {RULES}")
+    dominant = "sentiment_by_mean" if space == "sentiment" else "dominant_by_mean"
+    votes = np.zeros(len(classes))
+    for track in summary["per_track"].values():
+        votes[classes.index(track[dominant])] += 1
+    return votes / votes.sum()
 
 
-def find_summaries(results: str | Path) -> dict[str, dict[str, Any]]:
-    """{video file name: summary} from the ``*.summary.json`` files under ``results``."""
-    out = {}
-    for path in sorted(Path(results).rglob("*.summary.json")):
-        summary = json.loads(path.read_text())
-        out[Path(summary["video"]).name] = summary
+def find_summaries(results: str | Path) -> list[SummaryFile]:
+    """The ``*.summary.json`` files under ``results`` (searched recursively), with the video each
+    records; a file that is not a ferkit summary is refused with its path."""
+    results = Path(results)
+    if not results.exists():
+        raise MissingInputError(f"{results}: no such folder")
+    if not results.is_dir():
+        raise InputError(f"{results}: not a folder (expected the folder `ferkit analyze --out-dir` wrote)")
+    out = []
+    for path in sorted(results.rglob("*.summary.json")):
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not a readable JSON file ({exc})") from exc
+        if not isinstance(summary, dict) or not isinstance(summary.get("video"), str) or not summary["video"]:
+            raise InputError(f"{path}: not a ferkit video summary (no \"video\" field)")
+        out.append(SummaryFile(path, summary["video"], summary))
     return out
+
+
+def _parts(video: str) -> tuple[str, ...]:
+    """A video path's components for matching: separators unified, ``.``/``..`` resolved, the root
+    and leading ``..`` dropped."""
+    parts = PurePosixPath(os.path.normpath(video.replace("\\", "/"))).parts
+    return tuple(p for p in parts if p not in ("/", "..", "."))
+
+
+def _tail_match(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    n = min(len(a), len(b))
+    return n > 0 and a[-n:] == b[-n:]
+
+
+def _matches(label_video: str, s: SummaryFile) -> bool:
+    want, have = _parts(label_video), _parts(s.video)
+    if _tail_match(want, have):
+        return True
+    if want and not PurePosixPath(want[-1]).suffix and have:  # "clip" for clip.mp4
+        return _tail_match(want, have[:-1] + (PurePosixPath(have[-1]).stem,))
+    return False
+
+
+def match_labels(rows: list[LabelRow], summaries: list[SummaryFile], labels_csv: str | Path = "labels"
+                 ) -> tuple[dict[str, SummaryFile], list[LabelRow], list[SummaryFile]]:
+    """({label video: its summary}, label rows without a summary, summaries without a label).
+
+    Raises :class:`InputError` naming them when a label matches several summaries (two videos with
+    one file name, or one video analysed twice) or a summary is matched by several labels."""
+    candidates = {r.video: [s for s in summaries if _matches(r.video, s)] for r in rows}
+    ambiguous = [r for r in rows if len(candidates[r.video]) > 1]
+    if ambiguous:
+        shown = "; ".join(
+            f"{r.video!r} (line {r.line}) matches {', '.join(s.video for s in candidates[r.video][:SHOW])}"
+            for r in ambiguous[:SHOW]
+        )
+        more = f" (and {len(ambiguous) - SHOW} more)" if len(ambiguous) > SHOW else ""
+        raise InputError(
+            f"{labels_csv}: {len(ambiguous)} label(s) match more than one analysed video: {shown}{more}. Give each "
+            "video's path in the labels CSV (e.g. a/clip.mp4), as far as needed to tell them apart; the path each "
+            "result is for is the \"video\" field of its .summary.json"
+        )
+    by_summary: dict[Path, list[LabelRow]] = {}
+    for r in rows:
+        for s in candidates[r.video]:
+            by_summary.setdefault(s.path, []).append(r)
+    shared = {p: rs for p, rs in by_summary.items() if len(rs) > 1}
+    if shared:
+        shown = "; ".join(
+            f"{' and '.join(f'{r.video!r} (line {r.line})' for r in rs)} match the same result {p}"
+            for p, rs in list(shared.items())[:SHOW]
+        )
+        raise InputError(f"{labels_csv}: {len(shared)} analysed video(s) match more than one label row: {shown}")
+    matched = {r.video: candidates[r.video][0] for r in rows if candidates[r.video]}
+    missing = [r for r in rows if not candidates[r.video]]
+    used = {s.path for s in matched.values()}
+    unlabelled = [s for s in summaries if s.path not in used]
+    return matched, missing, unlabelled
 
 
 def score_videos(results: str | Path, labels_csv: str | Path, rules: tuple[str, ...] = RULES) -> dict[str, Any]:
     """Per rule: accuracy, balanced accuracy, macro-F1 and confusion matrix over the labelled
     videos that have a summary (videos with no face have no prediction: they are counted in
-    ``no_prediction`` and in ``accuracy_all``, which scores them as wrong)."""
-    labels = read_labels(labels_csv)
-    space, classes, labels = label_space(labels)
+    ``no_prediction`` and in ``accuracy_all``, which scores them as wrong).
+
+    The report lists the label rows with no summary (``missing``: the videos as written in the
+    CSV) and the summaries with no label (``unlabelled``: the videos as their summaries record them);
+    ``matches`` maps each scored label's video to the video of its summary."""
+    for rule in rules:
+        check_choice("", "rule", rule, RULES)
+    rows = read_label_rows(labels_csv)
+    space, classes, labels = label_space({r.video: r.label for r in rows})
     summaries = find_summaries(results)
-    by_stem = {Path(name).stem: s for name, s in summaries.items()}
-    matched, missing = {}, []
-    for video, label in labels.items():
-        summary = summaries.get(Path(video).name) or by_stem.get(Path(video).stem)
-        if summary is None:
-            missing.append(video)
-        else:
-            matched[video] = (label, summary)
+    if not summaries:
+        raise InputError(f"{results}: no *.summary.json files (write them with `ferkit analyze VIDEOS --out-dir "
+                         f"{results}`)")
+    matched, missing, unlabelled = match_labels(rows, summaries, labels_csv)
     if not matched:
-        raise ValueError(f"no labelled video has a summary under {results} (looked for *.summary.json)")
-    report: dict[str, Any] = {"space": space, "classes": list(classes), "videos": len(labels),
-                              "scored": len(matched), "missing": missing, "rules": {}}
+        raise InputError(
+            f"no labelled video has a summary under {results}: the labels name {_some([r.video for r in rows])}; "
+            f"the summaries are for {_some([s.video for s in summaries])}"
+        )
+    report: dict[str, Any] = {
+        "space": space, "classes": list(classes), "videos": len(rows), "scored": len(matched),
+        "missing": [r.video for r in missing], "unlabelled": [s.video for s in unlabelled],
+        "matches": {video: s.video for video, s in matched.items()}, "rules": {},
+    }
     for rule in rules:
         y_true, probs, none = [], [], 0
-        for label, summary in matched.values():
-            dist = rule_distribution(summary, rule, space)
+        for video, s in matched.items():
+            try:
+                dist = rule_distribution(s.summary, rule, space)
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                raise InputError(
+                    f"{s.path}: not a complete ferkit video summary ({type(exc).__name__}: {exc})"
+                ) from exc
             if dist is None:
                 none += 1
                 continue
-            y_true.append(classes.index(label))
+            y_true.append(classes.index(labels[video]))
             probs.append(dist)
         if not probs:
             report["rules"][rule] = {"no_prediction": none}
@@ -127,7 +274,9 @@ def score_videos(results: str | Path, labels_csv: str | Path, rules: tuple[str, 
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"{report['scored']} of {report['videos']} labelled videos scored ({report['space']} labels)"]
     if report["missing"]:
-        lines.append(f"no results for: {', '.join(report['missing'][:10])}" + (" ..." if len(report["missing"]) > 10 else ""))
+        lines.append(f"labelled but no results for {len(report['missing'])}: {_some(report['missing'], 10)}")
+    if report.get("unlabelled"):
+        lines.append(f"results but no label for {len(report['unlabelled'])}: {_some(report['unlabelled'], 10)}")
     lines += ["", "| rule | n | accuracy | balanced acc. | macro-F1 | no face |", "|---|---|---|---|---|---|"]
     for rule, r in report["rules"].items():
         if "accuracy" not in r:
