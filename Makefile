@@ -28,6 +28,7 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -rs
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/inference_throughput.py
 	$(BIN)/python benchmarks/analyze_throughput.py

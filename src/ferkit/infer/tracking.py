@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ferkit.faces.detection import iou_matrix
 
@@ -74,6 +73,9 @@ class FaceTracker:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         ids = [-1] * len(boxes)
         if len(boxes) and self.tracks:
+            # scipy.optimize takes half a second to import: only videos and streams pay for it
+            from scipy.optimize import linear_sum_assignment
+
             cost = self._cost(boxes, time_s)
             finite = np.where(np.isfinite(cost), cost, 1e6)
             rows, cols = linear_sum_assignment(finite)
