@@ -13,8 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ferkit import Recognizer
-from ferkit import VideoOptions
+from ferkit import Recognizer, VideoOptions
 from ferkit.video.synthetic import Sprite, make_test_video, sample_face
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ferkit.data import FaceDataset, find_dataset
 from ferkit.core.labels import EMOTIONS
+from ferkit.data import FaceDataset, find_dataset
 
 
 def shared_dataset(name: str):

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from ferkit.core.labels import EMOTIONS
 from ferkit.evaluate import evaluate
 from ferkit.infer.classifier import DEFAULT_MODEL, EmotionClassifier
-from ferkit.core.labels import EMOTIONS
 
 CARD = DEFAULT_MODEL.with_suffix(".json")
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ferkit.cli import COMMANDS, main
-from ferkit.export import export_onnx
 from ferkit.core.labels import EMOTIONS
+from ferkit.export import export_onnx
 from ferkit.models import create
 from ferkit.models.checkpoint import save_checkpoint
 

@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
+from ferkit.core.labels import EMOTIONS
 from ferkit.data import FaceDataset
 from ferkit.data.duplicates import near_duplicate_pairs, phash
 from ferkit.data.info import dataset_info, format_info
-from ferkit.core.labels import EMOTIONS
 
 
 def test_phash_and_duplicates():

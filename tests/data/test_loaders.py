@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ferkit.core.errors import InputError, MissingInputError, OptionError
+from ferkit.core.labels import CKPLUS_CLASSES, EMOTIONS
 from ferkit.data import (
     FaceDataset,
     load_ckplus_npz,
@@ -15,7 +16,6 @@ from ferkit.data import (
 )
 from ferkit.data.dataset import DatasetWarning
 from ferkit.data.load import detect_format
-from ferkit.core.labels import CKPLUS_CLASSES, EMOTIONS
 
 
 def pixels(value: int, n: int = 48 * 48) -> str:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from ferkit.core.labels import EMOTIONS
 from ferkit.data import FaceDataset
 from ferkit.data.splits import check_no_leak, group_kfold, group_split, train_val_indices
-from ferkit.core.labels import EMOTIONS
 
 
 def grouped(n_subjects=30, per=6, seed=0):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
 
+from ferkit.core.labels import CKPLUS_CLASSES, EMOTIONS
 from ferkit.data import FaceDataset
 from ferkit.evaluate import classification_metrics, evaluate, expected_calibration_error, write_report
-from ferkit.core.labels import CKPLUS_CLASSES, EMOTIONS
 
 
 def random_probs(n, k, seed=0):

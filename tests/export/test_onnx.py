@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from ferkit.core.labels import EMOTIONS
 from ferkit.export import export_onnx, max_abs_difference
 from ferkit.infer.classifier import EmotionClassifier
-from ferkit.core.labels import EMOTIONS
 from ferkit.models import create
 from ferkit.models.checkpoint import save_checkpoint
 

@@ -8,10 +8,10 @@ from PIL import Image
 
 import ferkit
 from ferkit import Recognizer, RecognizerOptions
-from ferkit.faces import iou_matrix
 from ferkit.core.errors import MissingInputError, OptionError
 from ferkit.core.inputs import UnsupportedImageError, array_to_bgr, load_bgr
 from ferkit.core.labels import EMOTIONS, SENTIMENTS
+from ferkit.faces import iou_matrix
 
 SAMPLE = Path(ferkit.__file__).parent / "samples" / "astronaut.png"
 FACE = (180, 80, 90, 90)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from ferkit.core.errors import OptionError
 from ferkit.models import count_parameters, create, list_models, model_entry
 
 
@@ -29,7 +30,27 @@ def test_parameter_counts():
 def test_vgg_config_and_errors():
     m = create("vgg", widths=(8, 16), fc_dims=(32,), input_size=32)
     assert m(torch.randn(2, 1, 32, 32)).shape == (2, 7)
-    with pytest.raises(KeyError, match="unknown model"):
+    with pytest.raises(OptionError, match="unknown model 'no_such_model'; registered models: .*mini_xception"):
         create("no_such_model")
-    with pytest.raises(ValueError, match="head"):
+    with pytest.raises(OptionError, match="vgg.head must be one of fc, gap"):
         create("vgg", head="transformer")
+
+
+def test_unknown_or_bad_options_are_option_errors():
+    # an unknown key names itself and lists the model's options
+    with pytest.raises(OptionError, match=r"unknown model options 'width' for model 'vgg'; allowed: widths, head, fc_dims, dropout"):
+        create("vgg", width=(8, 16))
+    with pytest.raises(OptionError, match="allowed: base, widths"):
+        create("mini_xception", dropout=0.5)
+    with pytest.raises(OptionError, match="allowed: widths, blocks, dropout"):
+        create("resnet", base=4)
+    with pytest.raises(OptionError, match="num_classes must be >= 1, got 0"):
+        create("resnet", num_classes=0)
+    with pytest.raises(OptionError, match="resnet.dropout must be in"):
+        create("resnet", dropout=1.0)
+    with pytest.raises(OptionError, match="resnet.widths and resnet.blocks"):
+        create("resnet", widths=(8, 16), blocks=(1,))
+    with pytest.raises(OptionError, match="vgg_compact.widths|vgg.widths"):
+        create("vgg_compact", widths="8,16")
+    with pytest.raises(OptionError, match="too small"):
+        create("vgg", input_size=8)

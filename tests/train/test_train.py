@@ -1,9 +1,11 @@
 import csv
+import logging
 
 import numpy as np
 import pytest
 import torch
 
+from ferkit.core.errors import MissingInputError, OptionError, OutputError, OutputExistsError, ResumeError
 from ferkit.models.checkpoint import load_checkpoint
 from ferkit.train import AugmentConfig, TrainConfig, augment_batch, load_config, train
 from ferkit.train.config import apply_overrides
@@ -88,8 +90,29 @@ def test_ema_checkpoints_the_weight_average_and_resumes(tmp_path, toy_dataset):
 
 def test_refuses_to_overwrite_a_run(tmp_path, toy_dataset):
     train(tiny_config(tmp_path / "run", epochs=1), dataset=toy_dataset, progress=False)
-    with pytest.raises(FileExistsError, match="already holds"):
+    with pytest.raises(OutputExistsError, match="already holds a training run"):
         train(tiny_config(tmp_path / "run", epochs=1), dataset=toy_dataset, progress=False)
+
+
+def test_partial_run_is_refused_and_overwrite_replaces_only_run_files(tmp_path, toy_dataset):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("stale\n")  # a run that stopped before its first checkpoint
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match=r"already holds a training run \(metrics.csv\).*--overwrite"):
+        train(tiny_config(run, epochs=1), dataset=toy_dataset, progress=False)
+    (run / "best.pt").write_bytes(b"stale")
+    with pytest.raises(OptionError, match="give one of them"):
+        train(tiny_config(run, epochs=1), resume=run / "last.pt", overwrite=True, dataset=toy_dataset, progress=False)
+    result = train(tiny_config(run, epochs=1), dataset=toy_dataset, progress=False, overwrite=True)
+    assert result.epochs_run == 1
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1]
+    load_checkpoint(run / "best.pt")  # the new one
+    assert (run / "notes.txt").read_text() == "mine"  # not a run file: kept
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        train(tiny_config(tmp_path / "file", epochs=1), dataset=toy_dataset, progress=False)
 
 
 def test_config_files_and_overrides(tmp_path):
@@ -103,7 +126,7 @@ def test_config_files_and_overrides(tmp_path):
     yml.write_text("optimizer: adamw\naugment:\n  erase: 0.0\n")
     cfg = load_config(yml)
     assert cfg.optimizer == "adamw" and cfg.augment.erase == 0.0 and cfg.epochs == TrainConfig().epochs
-    with pytest.raises(ValueError, match="unknown config keys"):
+    with pytest.raises(OptionError, match="unknown config keys"):
         load_config(None, ["epoch=3"])
     assert apply_overrides({}, ["a.b=[1, 2]"]) == {"a": {"b": [1, 2]}}
 
@@ -153,9 +176,9 @@ def test_ctrl_c_saves_and_resumes(tmp_path, toy_dataset, monkeypatch):
 
 
 def test_early_stopping_plateau_and_adamw(tmp_path, toy_dataset):
-    cfg = tiny_config(tmp_path / "run", epochs=30, lr=0.0, optimizer="adamw", scheduler="plateau", early_stopping=2)
+    cfg = tiny_config(tmp_path / "run", epochs=30, lr=1e-12, optimizer="adamw", scheduler="plateau", early_stopping=2)
     result = train(cfg, dataset=toy_dataset, progress=False)
-    # with lr 0 nothing improves after the first epoch: stops after 1 + 2 epochs
+    # with a negligible lr nothing improves after the first epoch: stops after 1 + 2 epochs
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
 
 
@@ -164,21 +187,90 @@ def test_bad_config_values(tmp_path, toy_dataset):
         train(tiny_config(tmp_path / "a", optimizer="rmsprop"), dataset=toy_dataset, progress=False)
     with pytest.raises(ValueError, match="scheduler"):
         train(tiny_config(tmp_path / "b", scheduler="step"), dataset=toy_dataset, progress=False)
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(OptionError, match="image_size"):
         train(tiny_config(tmp_path / "c", image_size=64), dataset=toy_dataset, progress=False)
 
 
 def test_init_from_checkpoint_with_other_classes(tmp_path, toy_dataset):
     from ferkit.data import FaceDataset
+    from ferkit.models.checkpoint import read_checkpoint
+    from ferkit.train.trainer import Trainer
 
     first = train(tiny_config(tmp_path / "a", epochs=1), dataset=toy_dataset, progress=False)
+    saved = read_checkpoint(first.best_checkpoint)["state_dict"]
     four = FaceDataset(toy_dataset.images, toy_dataset.labels % 4, toy_dataset.classes[:4], split=toy_dataset.split)
-    cfg = tiny_config(tmp_path / "b", epochs=1, lr=0.0, init_from=str(first.best_checkpoint))
-    result = train(cfg, dataset=four, progress=False)
-    a, _ = load_checkpoint(first.best_checkpoint)
+    t = Trainer(tiny_config(tmp_path / "b", epochs=1, init_from=str(first.best_checkpoint)), dataset=four,
+                progress=False)
+    # every weight (and BatchNorm statistic) is the checkpoint's but the classifier, fresh for 4 classes
+    own = t.model.state_dict()
+    assert list(own) == list(saved)
+    assert t.model.num_classes == 4 and t.model.ferkit_cfg["num_classes"] == 4
+    for k, v in saved.items():
+        if k.startswith("head.3."):
+            assert own[k].shape[0] == 4 and v.shape[0] == 7
+        else:
+            torch.testing.assert_close(own[k], v, rtol=0, atol=0, msg=k)
+    result = t.fit()
     b, state = load_checkpoint(result.best_checkpoint)
-    torch.testing.assert_close(a.features[0].weight, b.features[0].weight)  # lr 0: copied, unchanged
-    assert state["classes"] == list(toy_dataset.classes[:4])
-    with pytest.raises(ValueError, match="not 'resnet'"):
-        train(tiny_config(tmp_path / "c", model="resnet", init_from=str(first.best_checkpoint)),
+    assert state["classes"] == list(toy_dataset.classes[:4]) and b.num_classes == 4
+    assert state["model"]["num_classes"] == 4
+
+    # the same classes: every weight, the classifier too
+    same = Trainer(tiny_config(tmp_path / "c", init_from=str(first.best_checkpoint)), dataset=toy_dataset,
+                   progress=False)
+    for k, v in same.model.state_dict().items():
+        torch.testing.assert_close(v, saved[k], rtol=0, atol=0, msg=k)
+
+    # another architecture, or the same one built otherwise, is refused before training
+    with pytest.raises(OptionError, match="holds a 'vgg_compact' model, but the config trains 'resnet'"):
+        train(tiny_config(tmp_path / "d", model="resnet", model_cfg={}, init_from=str(first.best_checkpoint)),
               dataset=toy_dataset, progress=False)
+    with pytest.raises(OptionError, match=r"do not fit .*widths=\(8, 16\).*widths=\(8, 32\)"):
+        train(tiny_config(tmp_path / "e", model_cfg={"widths": (8, 32)}, init_from=str(first.best_checkpoint)),
+              dataset=toy_dataset, progress=False)
+    with pytest.raises(MissingInputError, match="no such checkpoint"):
+        train(tiny_config(tmp_path / "f", init_from=str(tmp_path / "nope.pt")), dataset=toy_dataset, progress=False)
+
+
+def test_resume_rebuilds_the_checkpoints_model(tmp_path, toy_dataset, caplog):
+    from ferkit.models.checkpoint import read_checkpoint
+    from ferkit.train.trainer import Trainer
+
+    cfg = tiny_config(tmp_path / "run", epochs=1)
+    train(cfg, dataset=toy_dataset, progress=False)
+    # the config now names another architecture and size: the checkpoint's model continues
+    other = tiny_config(tmp_path / "run", epochs=2, model="resnet", model_cfg={"widths": (4, 8), "blocks": (1, 1)},
+                        input_size=44)
+    with caplog.at_level(logging.WARNING, logger="ferkit.train"):
+        result = train(other, resume=tmp_path / "run" / "last.pt", dataset=toy_dataset, progress=False)
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("'vgg_compact'" in m and "'resnet'" in m and "resuming with the checkpoint's model" in m
+               for m in warning), warning
+    assert result.epochs_run == 2
+    state = read_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["model"]["name"] == "vgg_compact" and tuple(state["model"]["widths"]) == (8, 16)
+    assert state["preprocess"]["input_size"] == 40 and state["model"]["input_size"] == 40
+    assert state["train_config"]["model"] == "vgg_compact" and state["epoch"] == 2
+    load_checkpoint(tmp_path / "run" / "best.pt")
+
+    # the same model: no warning; the Trainer's model is the checkpoint's
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ferkit.train"):
+        t = Trainer(tiny_config(tmp_path / "run", epochs=3), dataset=toy_dataset, progress=False)
+        t.resume(tmp_path / "run" / "last.pt")
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert t.epoch == 2
+
+    # another dataset's classes cannot continue the run
+    from ferkit.data import FaceDataset
+
+    four = FaceDataset(toy_dataset.images, toy_dataset.labels % 4, toy_dataset.classes[:4], split=toy_dataset.split)
+    with pytest.raises(ResumeError, match="trained on classes"):
+        train(tiny_config(tmp_path / "run", epochs=3), resume=tmp_path / "run" / "last.pt", dataset=four,
+              progress=False)
+    with pytest.raises(MissingInputError, match="no such checkpoint to resume from"):
+        train(tiny_config(tmp_path / "run", epochs=3), resume=tmp_path / "run" / "nope.pt", dataset=toy_dataset,
+              progress=False)
+    with pytest.raises(ResumeError, match="no optimizer state"):
+        train(tiny_config(tmp_path / "run", epochs=3), resume=tmp_path / "run" / "best.pt", dataset=toy_dataset,
+              progress=False)

@@ -1,13 +1,12 @@
-"""ferkit train: train a model from a config file, with flags overriding it."""
+"""ferkit train: train a model from a config file, with flags overriding it.
+
+Only argparse and the standard library are imported here: ``ferkit train --help`` loads no PyTorch;
+``run`` imports the training code."""
 
 from __future__ import annotations
 
 import argparse
 import json
-
-from ferkit.train import load_config, train
-from ferkit.train.crossval import cross_validate
-from ferkit.train.crossval import summary_markdown as cv_summary_markdown
 
 
 def add_parser(sub) -> None:
@@ -20,13 +19,20 @@ def add_parser(sub) -> None:
     p.add_argument("--config", help="TOML or YAML config file")
     p.add_argument("--data", help="dataset path (npz, FER2013 csv, or folder of class folders)")
     p.add_argument("--out", help="output folder for checkpoints, metrics.csv and curves.png")
-    p.add_argument("--model", help="registered model name (see `ferkit models`)")
+    p.add_argument("--arch", metavar="NAME", help="architecture: a registered model name (see `ferkit models`); "
+                   "the config's `model`")
+    # --model names an inference model file in every other command: refused here with a pointer to --arch
+    p.add_argument("--model", dest="model_flag", help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue a run from its last.pt (with the architecture that checkpoint was trained with)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in an --out folder that holds an earlier run (its last.pt, best.pt, "
+                   "metrics.csv, curves.png and config.json are replaced)")
     p.add_argument(
         "--folds", type=int, metavar="K",
         help="subject-grouped K-fold cross-validation (datasets without an official split, e.g. CK+): "
@@ -38,22 +44,41 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    flags = {"data": args.data, "out": args.out, "model": args.model, "epochs": args.epochs,
+    from ferkit.core.errors import OptionError
+
+    if args.model_flag is not None:
+        raise OptionError(f"ferkit train takes the architecture as --arch NAME (e.g. --arch {args.model_flag}); "
+                          "--model names an inference model file in the other commands")
+    if args.folds is not None:
+        if args.resume:
+            raise OptionError("--folds resumes by itself: run the same command again, without --resume")
+        if args.overwrite:
+            raise OptionError("--folds continues an earlier cross-validation in --out by itself; "
+                              "to start over, use another --out")
+        if args.folds < 2:
+            raise OptionError(f"--folds needs at least 2, got {args.folds}")
+    if args.resume and args.overwrite:
+        raise OptionError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+
+    from ferkit.train import load_config, train
+    from ferkit.train.trainer import check_out
+
+    flags = {"data": args.data, "out": args.out, "model": args.arch, "epochs": args.epochs,
              "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     overrides = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in flags.items() if v is not None]
     cfg = load_config(args.config, overrides + args.set)
     if not cfg.data:
-        raise ValueError("no dataset: give --data PATH or data = ... in the config")
+        raise OptionError("no dataset: give --data PATH or data = ... in the config")
     progress = False if args.no_progress else None
-    if args.folds:
-        if args.resume:
-            raise ValueError("--folds resumes by itself: run the same command again, without --resume")
-        if args.folds < 2:
-            raise ValueError("--folds needs at least 2")
+    if args.folds is not None:
+        from ferkit.train.crossval import cross_validate
+        from ferkit.train.crossval import summary_markdown as cv_summary_markdown
+
         summary = cross_validate(cfg, folds=args.folds, progress=progress)
         print(cv_summary_markdown(summary), end="")
         return 130 if summary["interrupted"] else 0
-    result = train(cfg, resume=args.resume, progress=progress)
+    check_out(cfg.out, args.resume, args.overwrite)  # before the dataset loads
+    result = train(cfg, resume=args.resume, progress=progress, overwrite=args.overwrite)
     summary = {
         "best_checkpoint": str(result.best_checkpoint),
         "best_val_acc": round(result.best_val_acc, 4),

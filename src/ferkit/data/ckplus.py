@@ -7,8 +7,8 @@ from pathlib import Path
 from ferkit.core.errors import InputError
 from ferkit.core.labels import ALIASES, CKPLUS_CLASSES, canonical_name
 from ferkit.data.dataset import FaceDataset, check_arrays
-from ferkit.data.npz import open_npz, per_image, read_array
 from ferkit.data.folders import ckplus_group, load_class_folders
+from ferkit.data.npz import open_npz, per_image, read_array
 
 
 def load_ckplus_npz(path: str | Path) -> FaceDataset:

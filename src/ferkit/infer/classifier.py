@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit.core.preprocess import check_preprocess, tta_views
-
 from ferkit.core.errors import InputError, MissingInputError, OptionError
+from ferkit.core.preprocess import check_preprocess, tta_views
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: models that ship inside the package, by name

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ferkit.core.errors import InputError, MissingInputError
 from ferkit.core.preprocess import check_preprocess
 from ferkit.models.registry import create
 
@@ -36,13 +37,15 @@ def save_checkpoint(path: str | Path, model: nn.Module, classes, preprocess: dic
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
+        raise MissingInputError(f"{path}: no such checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a bad file
-        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
+        raise InputError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a ferkit checkpoint")
+        raise InputError(f"{path}: not a ferkit checkpoint")
+    if not isinstance(state.get("model"), dict) or "name" not in state["model"] or "state_dict" not in state:
+        raise InputError(f"{path}: a damaged ferkit checkpoint (no model description or weights)")
     return state
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
+from ferkit.core.errors import OptionError
+from ferkit.models.base import FerModel, check_dropout, check_sizes
 from ferkit.models.registry import register_model
 
 
@@ -30,7 +33,12 @@ class BasicBlock(nn.Module):
         return self.act(self.body(x) + self.shortcut(x))
 
 
-class ResNet(nn.Module):
+class ResNet(FerModel):
+    """``forward_features``: stem and residual stages (a feature map); ``forward_head``: global average
+    pool, dropout and the final ``Linear`` (``head[3]``)."""
+
+    classifier_index = 3
+
     def __init__(
         self,
         num_classes: int = 7,
@@ -41,6 +49,14 @@ class ResNet(nn.Module):
         dropout: float = 0.2,
     ):
         super().__init__()
+        widths = check_sizes("resnet", "widths", widths)
+        blocks = check_sizes("resnet", "blocks", blocks)
+        if len(widths) != len(blocks):
+            raise OptionError(
+                f"resnet.widths and resnet.blocks must have one entry per stage, got {len(widths)} and {len(blocks)}"
+            )
+        dropout = check_dropout("resnet", dropout)
+        self.num_classes = num_classes
         self.stem = nn.Sequential(nn.Conv2d(in_chans, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         stages: list[nn.Module] = []
         cin = widths[0]
@@ -51,11 +67,11 @@ class ResNet(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
 
-    def forward(self, x):
-        return self.head(self.stages(self.stem(x)))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
 
 
-@register_model("resnet", input_size=48)
+@register_model("resnet", input_size=48, model_cls=ResNet)
 def resnet(**cfg) -> ResNet:
     """Compact ResNet-18 layout at 32/64/128/256 channels (~2.8M parameters)."""
     return ResNet(**cfg)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
+import torch
 from torch import nn
 
+from ferkit.core.errors import OptionError
+from ferkit.core.options import check_choice
+from ferkit.models.base import FerModel, check_dropout, check_sizes
 from ferkit.models.registry import register_model
 
 
@@ -13,10 +18,15 @@ def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-class VGG(nn.Module):
+class VGG(FerModel):
     """``widths`` stages, each two conv-BN-ReLU and a 2x2 max-pool; ``head='fc'`` flattens into
     fully connected layers ``fc_dims`` (fixed input size), ``head='gap'`` global-average-pools
-    (any input size)."""
+    (any input size).
+
+    ``forward_features`` gives the last stage's feature map; ``forward_head`` the flatten/pool, dropout,
+    fully connected layers and the final ``Linear`` (``head[-1]``)."""
+
+    classifier_index = -1
 
     def __init__(
         self,
@@ -29,6 +39,16 @@ class VGG(nn.Module):
         dropout: float = 0.3,
     ):
         super().__init__()
+        widths = check_sizes("vgg", "widths", widths)
+        head = check_choice("vgg", "head", head, ("fc", "gap"))
+        fc_dims = check_sizes("vgg", "fc_dims", fc_dims, allow_empty=True)
+        dropout = check_dropout("vgg", dropout)
+        side = input_size // 2 ** len(widths)
+        if side < 1:
+            raise OptionError(
+                f"input_size {input_size} is too small for {len(widths)} VGG stages (needs >= {2 ** len(widths)})"
+            )
+        self.num_classes = num_classes
         layers: list[nn.Module] = []
         cin = in_chans
         for w in widths:
@@ -36,33 +56,28 @@ class VGG(nn.Module):
             cin = w
         self.features = nn.Sequential(*layers)
         if head == "fc":
-            side = input_size // 2 ** len(widths)
-            if side < 1:
-                raise ValueError(f"input_size {input_size} is too small for {len(widths)} stages")
             dims = [cin * side * side, *fc_dims]
             fc: list[nn.Module] = [nn.Flatten()]
-            for a, b in zip(dims[:-1], dims[1:]):
+            for a, b in pairwise(dims):
                 fc += [nn.Dropout(dropout), nn.Linear(a, b), nn.ReLU(inplace=True)]
             fc += [nn.Dropout(dropout), nn.Linear(dims[-1], num_classes)]
             self.head = nn.Sequential(*fc)
-        elif head == "gap":
+        else:
             self.head = nn.Sequential(
                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)
             )
-        else:
-            raise ValueError(f"head must be 'fc' or 'gap', got {head!r}")
 
-    def forward(self, x):
-        return self.head(self.features(x))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
 
 
-@register_model("vgg", input_size=48)
+@register_model("vgg", input_size=48, model_cls=VGG)
 def vgg(**cfg) -> VGG:
     """The 4-stage VGG of the 73.28% FER2013 recipe: 64/128/256/512 channels, FC head."""
     return VGG(**cfg)
 
 
-@register_model("vgg_compact", input_size=40)
+@register_model("vgg_compact", input_size=40, model_cls=VGG)
 def vgg_compact(**cfg) -> VGG:
     """VGG at 32/64/128/256 channels with a global-pool head (~1.2M parameters); fast on a CPU."""
     cfg.setdefault("widths", (32, 64, 128, 256))

@@ -3,11 +3,16 @@ random resized crop, flip, rotation and translation, then random erasing and gau
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from ferkit.core.errors import OptionError
+from ferkit.core.options import check_bool, check_float
 
 
 @dataclass
@@ -30,6 +35,41 @@ class AugmentConfig:
     #: gaussian noise: probability and standard deviation (on [0, 1] pixels)
     noise: float = 0.0
     noise_std: float = 0.03
+
+    def __post_init__(self) -> None:
+        """Check every field when the config is made; numbers are stored as floats."""
+        own = "augment"
+        self.hflip = check_bool(own, "hflip", self.hflip)
+        self.random_crop = check_bool(own, "random_crop", self.random_crop)
+        self.scale_min = check_float(own, "scale_min", self.scale_min, lo=0.0, lo_open=True, hi=10.0)
+        self.scale_max = check_float(own, "scale_max", self.scale_max, lo=0.0, lo_open=True, hi=10.0)
+        if self.scale_min > self.scale_max:
+            raise OptionError(
+                f"augment.scale_min ({self.scale_min}) must not exceed augment.scale_max ({self.scale_max})"
+            )
+        self.aspect = check_float(own, "aspect", self.aspect, lo=0.0, hi=1.0)
+        self.rotate = check_float(own, "rotate", self.rotate, lo=0.0, hi=180.0)
+        self.translate = check_float(own, "translate", self.translate, lo=0.0, hi=1.0)
+        self.erase = check_float(own, "erase", self.erase, lo=0.0, hi=1.0)
+        self.noise = check_float(own, "noise", self.noise, lo=0.0, hi=1.0)
+        self.noise_std = check_float(own, "noise_std", self.noise_std, lo=0.0, hi=1.0)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> AugmentConfig:
+        """From a table (TOML ``[augment]``, a YAML mapping, a dict); unknown keys are refused."""
+        if isinstance(d, AugmentConfig):
+            return d
+        if d is None:
+            return cls()
+        if not isinstance(d, dict):
+            raise OptionError(
+                f"augment must be a table of augmentation settings (e.g. [augment] in TOML), got {d!r}"
+            )
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(map(str, set(d) - set(known)))
+        if unknown:
+            raise OptionError(f"unknown augment keys {unknown}; known: {sorted(known)}")
+        return cls(**d)
 
 
 def affine_matrices(n: int, crop_frac: float, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:

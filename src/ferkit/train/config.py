@@ -1,10 +1,16 @@
 """Training configuration: a dataclass with a default for every field, read from TOML or YAML, with
-``key=value`` overrides (dotted keys reach the ``augment`` section)."""
+``key=value`` overrides (dotted keys reach the ``augment`` and ``model_cfg`` sections).
+
+Every field is checked when the config is made (``TrainConfig(...)``, ``TrainConfig.from_dict``,
+``load_config``), before any data loads: a wrong type, a value out of range, an unknown name or key
+raises :class:`~ferkit.core.errors.OptionError` naming the field and what is allowed."""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,7 +18,15 @@ from typing import Any
 
 import yaml
 
+from ferkit.core.errors import InputError, MissingInputError, OptionError
+from ferkit.core.options import check_bool, check_choice, check_float, check_int, check_str
+from ferkit.data.load import FORMATS
+from ferkit.models.registry import BUILD_ARGS, check_model_cfg, list_models, model_entry
 from ferkit.train.augment import AugmentConfig
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULERS = ("cosine", "plateau", "none")
+CLASS_WEIGHTS = ("none", "balanced", "sqrt")
 
 
 @dataclass
@@ -21,10 +35,11 @@ class TrainConfig:
     #: dataset format (None: recognised from the path); see ferkit.data.load.FORMATS
     format: str | None = None
     out: str = "runs/train"
+    #: the architecture: a registered model name (``ferkit models``)
     model: str = "vgg_compact"
     model_cfg: dict[str, Any] = field(default_factory=dict)
-    #: start from the weights of this checkpoint (same architecture); layers whose shapes differ
-    #: (e.g. the classifier for another number of classes) keep their fresh initialisation
+    #: start from the weights of this checkpoint (same architecture and model_cfg); when its class
+    #: count differs from the dataset's, the final classifier is replaced by a fresh one
     init_from: str | None = None
     #: faces are resized to image_size; the model sees input_size crops (None: the model's default)
     image_size: int = 48
@@ -55,22 +70,90 @@ class TrainConfig:
     val_fraction: float = 0.15
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    def __post_init__(self) -> None:
+        """Check every field (see the module docstring); numbers meant as floats are stored as floats."""
+        self.data = _path_str("data", self.data)
+        self.format = check_choice("", "format", self.format, FORMATS, optional=True)
+        self.out = _path_str("out", self.out)
+        if not self.out:
+            raise OptionError("out must name an output folder, got ''")
+        self.model = check_choice("", "model", self.model, list_models())
+        if self.model_cfg is None:  # an empty YAML section
+            self.model_cfg = {}
+        if not isinstance(self.model_cfg, dict):
+            raise OptionError(f"model_cfg must be a table of model options (e.g. [model_cfg] in TOML), "
+                              f"got {self.model_cfg!r}")
+        for key in BUILD_ARGS:
+            if key in self.model_cfg:
+                hint = ("it follows the dataset's classes" if key == "num_classes"
+                        else "ferkit trains on grayscale faces" if key == "in_chans" else "use input_size")
+                raise OptionError(f"model_cfg.{key} cannot be set: {hint}")
+        check_model_cfg(self.model, self.model_cfg, where="model_cfg keys")
+        self.init_from = _path_str("init_from", self.init_from, optional=True) or None
+        self.image_size = check_int("", "image_size", self.image_size, lo=8, hi=1024)
+        self.input_size = check_int("", "input_size", self.input_size, lo=8, hi=1024, optional=True)
+        size = self.input_size or model_entry(self.model).input_size
+        if size > self.image_size and self.input_size:
+            raise OptionError(f"input_size {size} must not exceed image_size {self.image_size} "
+                              "(the model sees crops of the image_size faces)")
+        if size > self.image_size:
+            raise OptionError(f"model {self.model!r} takes {size}-pixel input (its default input_size), more than "
+                              f"image_size {self.image_size}: set input_size <= image_size, or a larger image_size")
+        self.epochs = check_int("", "epochs", self.epochs, lo=1)
+        self.batch_size = check_int("", "batch_size", self.batch_size, lo=1)
+        self.optimizer = check_choice("", "optimizer", self.optimizer, OPTIMIZERS)
+        self.lr = check_float("", "lr", self.lr, lo=0.0, lo_open=True)
+        self.momentum = _check_below_one("momentum", self.momentum)
+        self.weight_decay = check_float("", "weight_decay", self.weight_decay, lo=0.0)
+        self.scheduler = check_choice("", "scheduler", self.scheduler, SCHEDULERS)
+        self.warmup_epochs = check_float("", "warmup_epochs", self.warmup_epochs, lo=0.0)
+        self.plateau_factor = _check_below_one("plateau_factor", self.plateau_factor, lo_open=True)
+        self.plateau_patience = check_int("", "plateau_patience", self.plateau_patience, lo=0)
+        self.early_stopping = check_int("", "early_stopping", self.early_stopping, lo=0)
+        self.label_smoothing = check_float("", "label_smoothing", self.label_smoothing, lo=0.0, hi=1.0)
+        self.ema_decay = _check_below_one("ema_decay", self.ema_decay)
+        self.class_weights = check_choice("", "class_weights", self.class_weights, CLASS_WEIGHTS)
+        self.seed = check_int("", "seed", self.seed, lo=0)
+        if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
+            raise OptionError(f"bf16 must be true, false or \"auto\", got {self.bf16!r}")
+        self.channels_last = check_bool("", "channels_last", self.channels_last)
+        self.threads = check_int("", "threads", self.threads, lo=0)
+        self.val_fraction = _check_below_one("val_fraction", self.val_fraction, lo_open=True)
+        self.augment = AugmentConfig.from_dict(self.augment)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        d = dict(d)
+        if not isinstance(d, dict):
+            raise OptionError(f"a training config must be a table of key = value settings, got {d!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
-        aug = d.pop("augment", {}) or {}
-        aug_known = {f.name for f in dataclasses.fields(AugmentConfig)}
-        bad = set(aug) - aug_known
-        if bad:
-            raise ValueError(f"unknown augment keys {sorted(bad)}; known: {sorted(aug_known)}")
-        return cls(**d, augment=AugmentConfig(**aug))
+            raise OptionError(f"unknown config keys {sorted(map(str, unknown))}; known: {sorted(known)}")
+        d = dict(d)
+        if "augment" in d:
+            d["augment"] = AugmentConfig.from_dict(d["augment"])
+        return cls(**d)
+
+
+def _path_str(name: str, value: Any, optional: bool = False) -> str | None:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return check_str("", name, value, optional=optional)
+
+
+def _check_below_one(name: str, value: Any, lo_open: bool = False) -> float:
+    """A number in [0, 1) (or (0, 1) with ``lo_open``)."""
+    allowed = f"in {'(' if lo_open else '['}0, 1)"
+    try:
+        v = check_float("", name, value)
+    except OptionError:
+        raise OptionError(f"{name} must be a number {allowed}, got {value!r}") from None
+    if v < 0 or v >= 1 or (lo_open and v == 0):
+        raise OptionError(f"{name} must be {allowed}, got {value}")
+    return v
 
 
 def cpu_has_native_bf16() -> bool:
@@ -86,17 +169,62 @@ def resolve_bf16(value: bool | str) -> bool:
         return cpu_has_native_bf16()
     if isinstance(value, bool):
         return value
-    raise ValueError(f"bf16 must be true, false or 'auto', got {value!r}")
+    raise OptionError(f"bf16 must be true, false or \"auto\", got {value!r}")
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML 1.2 numbers: ``1e-3`` is a float (PyYAML's YAML 1.1 rules read it as a string)."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.VERBOSE,
+    ),
+    list("-+0123456789."),
+)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings table of a TOML or YAML file; a malformed file is an OptionError naming the file and
+    the line the parser stopped at."""
     path = Path(path)
-    text = path.read_text()
-    if path.suffix.lower() == ".toml":
-        return tomllib.loads(text)
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return yaml.safe_load(text) or {}
-    raise ValueError(f"{path}: config must be .toml, .yaml or .yml")
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise OptionError(f"{path}: a config must be .toml, .yaml or .yml")
+    if not path.exists():
+        raise MissingInputError(f"{path}: no such config file")
+    if not path.is_file():
+        raise InputError(f"{path}: a config must be a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise OptionError(f"{path}: not a UTF-8 text file ({exc})") from exc
+    if suffix == ".toml":
+        try:
+            d = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise OptionError(f"{path}: not valid TOML: {exc}") from exc
+    else:
+        try:
+            d = yaml.load(text, Loader=_YamlLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise OptionError(f"{path}: not valid YAML{where}: {problem}") from exc
+        if d is None:
+            d = {}
+    if not isinstance(d, dict):
+        raise OptionError(
+            f"{path}: the top level of a config must be a table of key = value settings, got a {type(d).__name__}"
+        )
+    return d
 
 
 def _parse_value(text: str) -> Any:
@@ -116,12 +244,16 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"override {item!r} must look like key=value")
+            raise OptionError(f"override {item!r} must look like key=value")
         key, value = item.split("=", 1)
         parts = key.strip().split(".")
+        if not all(parts):
+            raise OptionError(f"override {item!r}: {key.strip()!r} is not a key")
         target = d
-        for p in parts[:-1]:
+        for i, p in enumerate(parts[:-1]):
             target = target.setdefault(p, {})
+            if not isinstance(target, dict):
+                raise OptionError(f"override {item!r}: {'.'.join(parts[: i + 1])} is not a table")
         target[parts[-1]] = _parse_value(value.strip())
     return d
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ferkit.core.errors import OptionError, ResumeError
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, group_kfold
 from ferkit.evaluate.evaluator import evaluate, write_report
@@ -40,7 +41,7 @@ def cross_validate(
     ``last.pt``, so running the same command again continues an interrupted cross-validation."""
     ds = dataset if dataset is not None else load_dataset(cfg.data, cfg.format, size=cfg.image_size)
     if ds.has_official_split:
-        raise ValueError(
+        raise OptionError(
             f"{ds.name} has an official train/val/test split; k-fold is for datasets without one "
             "(train with the official split instead)"
         )
@@ -70,6 +71,8 @@ def cross_validate(
             resume=last if last.exists() else None,
             dataset=ds.subset(pool, name=f"{ds.name}:fold{i}-train"),
             progress=progress,
+            # a fold stopped before its first checkpoint has nothing to resume: it starts over
+            overwrite=not last.exists(),
         )
         if result.interrupted:
             interrupted = True
@@ -96,7 +99,7 @@ def check_plan(path: Path, plan: dict) -> None:
         before = json.loads(path.read_text())
         if before != plan:
             changed = sorted(k for k in plan if before.get(k) != plan[k])
-            raise ValueError(f"{path.parent} holds a cross-validation with other {', '.join(changed)}; "
+            raise ResumeError(f"{path.parent} holds a cross-validation with other {', '.join(changed)}; "
                              "use another --out")
         return
     path.write_text(json.dumps(plan))

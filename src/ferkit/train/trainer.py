@@ -5,6 +5,7 @@ validation accuracy, resume, and Ctrl-C that saves before exiting."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -14,6 +15,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,11 +23,20 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from ferkit.core.errors import (
+    InputError,
+    MissingInputError,
+    OptionError,
+    OutputError,
+    OutputExistsError,
+    ResumeError,
+)
+from ferkit.core.preprocess import model_input
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, train_val_indices
-from ferkit.core.preprocess import model_input
 from ferkit.models import create, model_entry
 from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
+from ferkit.models.registry import BUILD_ARGS
 from ferkit.train.augment import augment_batch
 from ferkit.train.config import TrainConfig, resolve_bf16
 from ferkit.train.plots import plot_curves
@@ -35,6 +46,11 @@ log = logging.getLogger("ferkit.train")
 #: val_loss/val_acc are those of the model that is checkpointed (the weight average when ema_decay is on);
 #: val_acc_raw is the live weights' accuracy
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc_raw", "lr", "seconds"]
+
+#: the files of a finished or partial run in an output folder; ``--overwrite`` removes exactly these
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "last.pt.tmp", "best.pt.tmp")
+#: a folder holding any of these holds a run
+RUN_MARKERS = ("last.pt", "best.pt", "metrics.csv")
 
 
 @dataclass
@@ -57,7 +73,7 @@ def class_weights(labels: np.ndarray, n_classes: int, mode: str) -> torch.Tensor
     if mode == "sqrt":
         w = np.sqrt(w)
     elif mode != "balanced":
-        raise ValueError(f"class_weights must be none, balanced or sqrt, got {mode!r}")
+        raise OptionError(f"class_weights must be one of none, balanced, sqrt; got {mode!r}")
     return torch.tensor(w, dtype=torch.float32)
 
 
@@ -76,7 +92,11 @@ def _lr_lambda(cfg: TrainConfig, steps_per_epoch: int):
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, dataset: FaceDataset | None = None, progress: bool | None = None):
+    """One training run. With ``resume`` (a ``last.pt``), the model, optimizer and counters continue
+    that checkpoint's run (``init_from`` is then not read: the weights come from the checkpoint)."""
+
+    def __init__(self, cfg: TrainConfig, dataset: FaceDataset | None = None, progress: bool | None = None,
+                 resume: str | Path | None = None):
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.progress = sys.stderr.isatty() if progress is None else progress
@@ -86,12 +106,12 @@ class Trainer:
         for p in self.ds.problems:
             log.warning("skipped %s", p)
         if self.ds.image_size != (cfg.image_size, cfg.image_size):
-            raise ValueError(f"dataset images are {self.ds.image_size}, config image_size is {cfg.image_size}")
+            raise OptionError(f"dataset images are {self.ds.image_size}, config image_size is {cfg.image_size}")
         self.train_idx, self.val_idx = train_val_indices(self.ds, cfg.val_fraction, cfg.seed)
         if not self.ds.has_official_split:
             check_no_leak(self.ds, self.train_idx, self.val_idx)
         if len(self.train_idx) == 0 or len(self.val_idx) == 0:
-            raise ValueError(f"{self.ds.name}: need both training and validation images")
+            raise InputError(f"{self.ds.name}: need both training and validation images")
         self.input_size = cfg.input_size or model_entry(cfg.model).input_size
         train_pixels = self.ds.images[self.train_idx].astype(np.float32) / 255.0
         self.preprocess = {
@@ -102,21 +122,66 @@ class Trainer:
         }
         del train_pixels
         torch.manual_seed(cfg.seed)
-        self.model = create(
-            cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg
-        )
-        if cfg.init_from:
-            self._init_weights(cfg.init_from)
+        resumed = read_checkpoint(resume) if resume is not None else None
+        if resumed is not None:
+            # the model the checkpoint was trained with, whatever the config names (init_from is not read)
+            self.model = self._checkpoint_model(resumed, resume, self._config_model())
+        elif cfg.init_from:
+            self.model = self._model_from(cfg.init_from)
+        else:
+            self.model = create(
+                cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg
+            )
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.weights = class_weights(self.ds.labels[self.train_idx], len(self.ds.classes), cfg.class_weights)
+        self.steps_per_epoch = max(1, len(self.train_idx) // cfg.batch_size)
+        self._setup_optimisation()
+        self.bf16 = resolve_bf16(cfg.bf16)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.epoch = 0
+        self.best_acc = -1.0
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        if resumed is not None:
+            self.resume(resume, state=resumed)
+
+    def _config_model(self) -> dict[str, Any]:
+        """How the config's model would be built (as ``model.ferkit_cfg`` records it)."""
+        return {"name": self.cfg.model, "num_classes": len(self.ds.classes), "in_chans": 1,
+                "input_size": self.input_size, **self.cfg.model_cfg}
+
+    def _checkpoint_model(self, state: dict, path: str | Path, current: dict[str, Any]) -> torch.nn.Module:
+        """The model a checkpoint was trained with; when it is not ``current`` (the config's), a warning
+        says so and the config's model, model_cfg and input_size are made the checkpoint's."""
+        saved = dict(state["model"])
+        if _plain(saved) == _plain(current):
+            return create(**saved)
+        saved_cfg = {k: v for k, v in saved.items() if k not in BUILD_ARGS and k != "name"}
+        own_cfg = {k: v for k, v in current.items() if k not in BUILD_ARGS and k != "name"}
+        log.warning(
+            "%s was trained as %r %s (input %s); the config names %r %s (input %s): "
+            "resuming with the checkpoint's model",
+            path, saved["name"], saved_cfg, saved.get("input_size"), current["name"], own_cfg,
+            current.get("input_size"),
+        )
+        model = create(**saved)
+        self.input_size = int(saved["input_size"])
+        self.cfg = dataclasses.replace(self.cfg, model=saved["name"], model_cfg=saved_cfg, input_size=self.input_size)
+        return model
+
+    def _setup_optimisation(self) -> None:
+        """Memory format, weight average, optimizer and schedules of ``self.model`` (again after
+        :meth:`resume` rebuilds the model)."""
+        cfg = self.cfg
         self.model.to(memory_format=self.memory_format)
         if not 0.0 <= cfg.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {cfg.ema_decay}")
+            raise OptionError(f"ema_decay must be in [0, 1), got {cfg.ema_decay}")
         self.ema = (
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
             if cfg.ema_decay
             else None
         )
-        self.weights = class_weights(self.ds.labels[self.train_idx], len(self.ds.classes), cfg.class_weights)
         if cfg.optimizer == "sgd":
             self.opt = torch.optim.SGD(
                 self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
@@ -124,10 +189,9 @@ class Trainer:
         elif cfg.optimizer == "adamw":
             self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
-            raise ValueError(f"optimizer must be sgd or adamw, got {cfg.optimizer!r}")
-        self.steps_per_epoch = max(1, len(self.train_idx) // cfg.batch_size)
+            raise OptionError(f"optimizer must be one of sgd, adamw; got {cfg.optimizer!r}")
         if cfg.scheduler not in ("cosine", "plateau", "none"):
-            raise ValueError(f"scheduler must be cosine, plateau or none, got {cfg.scheduler!r}")
+            raise OptionError(f"scheduler must be one of cosine, plateau, none; got {cfg.scheduler!r}")
         self.step_sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, self.steps_per_epoch))
         self.plateau = (
             torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -136,26 +200,46 @@ class Trainer:
             if cfg.scheduler == "plateau"
             else None
         )
-        self.bf16 = resolve_bf16(cfg.bf16)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
-        self.epoch = 0
-        self.best_acc = -1.0
-        self.best_epoch = 0
-        self.bad_epochs = 0
 
-    def _init_weights(self, path: str | Path) -> None:
+    def _model_from(self, path: str | Path) -> torch.nn.Module:
+        """Fine-tuning: the config's architecture with every weight of checkpoint ``path``. Built with the
+        checkpoint's class count and loaded whole; when the dataset has another class count, the final
+        classifier is then replaced by a fresh one (``reset_classifier``)."""
         state = read_checkpoint(path)
-        if state["model"]["name"] != self.cfg.model:
-            raise ValueError(f"{path} holds a {state['model']['name']!r} model, not {self.cfg.model!r}")
-        own = self.model.state_dict()
-        taken = {k: v for k, v in state["state_dict"].items() if k in own and own[k].shape == v.shape}
-        if not taken:
-            raise ValueError(f"{path}: no weights match the shapes of {self.cfg.model!r} with this config")
-        self.model.load_state_dict(taken, strict=False)
-        skipped = sorted(set(own) - set(taken))
-        log.info("initialised %d tensors from %s%s", len(taken), path,
-                 f"; kept fresh: {', '.join(skipped)}" if skipped else "")
+        saved = state["model"]
+        cfg = self.cfg
+        if saved["name"] != cfg.model:
+            raise OptionError(
+                f"init_from {path} holds a {saved['name']!r} model, but the config trains {cfg.model!r}: "
+                f"fine-tuning needs the same architecture (set model = {saved['name']!r} or use a "
+                f"{cfg.model!r} checkpoint)"
+            )
+        n_saved = int(saved["num_classes"])
+        model = create(cfg.model, num_classes=n_saved, input_size=self.input_size, **cfg.model_cfg)
+        try:
+            model.load_state_dict(state["state_dict"])
+        except RuntimeError as exc:
+            saved_cfg = {k: v for k, v in saved.items() if k not in ("name", "num_classes")}
+            own_cfg = {k: v for k, v in model.ferkit_cfg.items() if k not in ("name", "num_classes")}
+            differ = sorted(k for k in set(saved_cfg) | set(own_cfg)
+                            if _plain(saved_cfg.get(k)) != _plain(own_cfg.get(k)))
+            raise OptionError(
+                f"init_from {path}: its {cfg.model!r} weights do not fit the model this config builds"
+                + (f" (the checkpoint has {', '.join(f'{k}={saved_cfg.get(k)!r}' for k in differ)}; "
+                   f"the config {', '.join(f'{k}={own_cfg.get(k)!r}' for k in differ)})" if differ else "")
+                + "; use the checkpoint's model_cfg and input_size"
+            ) from exc
+        n_new = len(self.ds.classes)
+        if n_new != n_saved:
+            model.reset_classifier(n_new)
+            log.info("initialised every weight from %s; new %d-class classifier (the checkpoint has %d classes)",
+                     path, n_new, n_saved)
+        else:
+            if list(state.get("classes", [])) != list(self.ds.classes):
+                log.warning("%s was trained on classes %s; this dataset has %s: the classifier is kept as it is",
+                            path, state.get("classes"), list(self.ds.classes))
+            log.info("initialised every weight from %s", path)
+        return model
 
     # ----------------------------------------------------------------- state
     def _resume_state(self) -> dict:
@@ -190,17 +274,33 @@ class Trainer:
             **extra,
         )
 
-    def resume(self, path: str | Path) -> None:
-        state = read_checkpoint(path)
+    def resume(self, path: str | Path, state: dict | None = None) -> None:
+        """Continue from a ``last.pt``: the model is the one the checkpoint was trained with (its
+        architecture, model_cfg and input size, logged as a warning when the config names another)."""
+        state = read_checkpoint(path) if state is None else state
         if "resume" not in state:
-            raise ValueError(f"{path}: has no optimizer state to resume from (use last.pt)")
+            raise ResumeError(f"{path}: has no optimizer state to resume from (use last.pt)")
+        if list(state["classes"]) != list(self.ds.classes):
+            raise ResumeError(f"{path} was trained on classes {state['classes']}, this dataset has "
+                              f"{list(self.ds.classes)}; resume on the same dataset")
+        if state["preprocess"]["image_size"] != self.cfg.image_size:
+            raise ResumeError(f"{path} was trained on {state['preprocess']['image_size']}-pixel faces, the config "
+                              f"has image_size = {self.cfg.image_size}; resume with the run's config")
+        if _plain(dict(state["model"])) != _plain(self.model.ferkit_cfg):
+            self.model = self._checkpoint_model(state, path, self.model.ferkit_cfg)
+            self._setup_optimisation()
         self.model.load_state_dict(state["state_dict"])
         self.preprocess = state["preprocess"]
+        self.input_size = int(self.preprocess["input_size"])
         r = state["resume"]
-        self.opt.load_state_dict(r["optimizer"])
+        try:
+            self.opt.load_state_dict(r["optimizer"])
+        except (ValueError, KeyError) as exc:
+            raise ResumeError(f"{path}: its optimizer state does not fit optimizer = {self.cfg.optimizer!r} "
+                              f"({exc}); resume with the run's config") from exc
         if self.ema:
             if not r.get("ema"):
-                raise ValueError(f"{path} was trained without ema_decay; resume with the same config")
+                raise ResumeError(f"{path} was trained without ema_decay; resume with the same config")
             self.ema.load_state_dict(r["ema"])
         self.step_sched.load_state_dict(r["step_sched"])
         if self.plateau and r["plateau"]:
@@ -328,15 +428,55 @@ class Trainer:
         )
 
 
-def train(cfg: TrainConfig, resume: str | Path | None = None, dataset: FaceDataset | None = None,
-          progress: bool | None = None) -> TrainResult:
-    """Train a model as ``cfg`` says; with ``resume``, continue from a ``last.pt``.
+def run_files(out: str | Path) -> list[Path]:
+    """The files of an earlier (finished or partial) run in ``out``."""
+    out = Path(out)
+    return [out / name for name in RUN_MARKERS if (out / name).exists()]
 
-    Refuses to start over a previous run in ``cfg.out`` unless resuming from it."""
+
+def check_out(out: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> None:
+    """Refuse an output folder that holds an earlier run (last.pt, best.pt or metrics.csv) unless the
+    run is resumed or ``overwrite``; and one that is a file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} is a file; --out must be a folder")
+    if resume is not None and overwrite:
+        raise OptionError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    if resume is not None and not Path(resume).is_file():
+        raise MissingInputError(f"{resume}: no such checkpoint to resume from")
+    found = run_files(out)
+    if found and resume is None and not overwrite:
+        raise OutputExistsError(
+            f"{out} already holds a training run ({', '.join(p.name for p in found)}); "
+            f"continue it with --resume {out / 'last.pt'}, replace it with --overwrite, or use another --out"
+        )
+
+
+def _remove_run(out: Path) -> None:
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+
+
+def train(cfg: TrainConfig, resume: str | Path | None = None, dataset: FaceDataset | None = None,
+          progress: bool | None = None, overwrite: bool = False) -> TrainResult:
+    """Train a model as ``cfg`` says; with ``resume``, continue from a ``last.pt`` (rebuilding the model
+    that checkpoint was trained with).
+
+    Refuses to start over a previous run in ``cfg.out`` (its last.pt, best.pt or metrics.csv) unless
+    resuming or ``overwrite``; ``overwrite`` removes that run's files (only those) once the data is loaded."""
     out = Path(cfg.out)
-    if resume is None and (out / "last.pt").exists():
-        raise FileExistsError(f"{out} already holds a training run; use --resume {out / 'last.pt'} or another --out")
-    trainer = Trainer(cfg, dataset=dataset, progress=progress)
-    if resume is not None:
-        trainer.resume(resume)
+    check_out(out, resume, overwrite)
+    trainer = Trainer(cfg, dataset=dataset, progress=progress, resume=resume)
+    if resume is None and overwrite and run_files(out):
+        log.warning("--overwrite: removing the earlier run in %s", out)
+        _remove_run(out)
     return trainer.fit()
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists (configs from TOML have lists, from Python tuples), for comparisons."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
