@@ -88,7 +88,7 @@ def test_interrupt_and_resume_equal_an_uninterrupted_run(recognizer, long_video,
     options = VideoOptions(every=2, detect_every=3, smoothing_half_life_s=1.0)
     full = VideoOutputs.in_folder(tmp_path / "full", "v", fmt)
     analyze_source(recognizer, str(long_video), full, options, progress=False)
-    part = VideoOutputs.in_folder(tmp_path / "part", "v", fmt)
+    part = VideoOutputs.in_folder(tmp_path / "part", "v", fmt, tmp_path / "part" / "v.mp4")
     # interrupted by Ctrl-C after 23 frames
     calls = {"n": 0}
     from ferkit.infer.stream import FaceStream
@@ -110,6 +110,8 @@ def test_interrupt_and_resume_equal_an_uninterrupted_run(recognizer, long_video,
     assert part.state.exists()
     summary = analyze_source(recognizer, str(long_video), part, options, resume=True, progress=False)
     assert summary["complete"] and summary["frames_sampled"] == 60 and not part.state.exists()
+    # the annotated video of the first part is kept; the rest went beside it
+    assert (tmp_path / "part" / "v.mp4").exists() and (tmp_path / "part" / "v.from-frame-45.mp4").exists()
     # the very same records: frames, track ids, boxes, smoothed and raw probabilities
     assert read_records(part.rows) == read_records(full.rows)
     assert summary["per_track"] == json.loads(full.summary.read_text())["per_track"]

@@ -59,8 +59,9 @@ class VideoOutputs:
             if source is not None and p.resolve() == source.resolve():
                 raise OutputExistsError(f"{p}: an output may not be the input")
         for p in self.paths():
-            keep_going = resume and p != self.annotated
-            check_writable(p, overwrite=overwrite, resume=keep_going)
+            if resume and p == self.annotated:
+                continue  # a resumed run writes the rest of the video beside it (NAME.from-frame-N.mp4)
+            check_writable(p, overwrite=overwrite, resume=resume)
 
 
 def plan_outputs(sources: list[str], out: str | None = None, out_dir: str | None = None, annotate: str | None = None,
