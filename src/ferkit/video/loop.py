@@ -1,5 +1,6 @@
-"""The one frame loop: frames from a source (a video file, a camera, a stream URL) through a stream
-of the Recognizer, then the same outputs for every kind of source — a record per frame written as
+"""The frame loop's outputs: frames from a source (a video file, a camera, a stream URL) through
+``Recognizer.analyze_video`` (the one loop of frames through a stream), then the same outputs for every
+kind of source — a record per frame written as
 it comes, an annotated video, a window, a summary and a timeline. Ctrl-C stops cleanly and keeps
 what was done; an interrupted file run can be resumed exactly (:mod:`ferkit.video.resume`)."""
 
@@ -14,7 +15,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ferkit.core.capture import open_frame_source
 from ferkit.core.errors import OptionError, ResumeError
 from ferkit.infer.annotate import draw_faces
 from ferkit.infer.options import VideoOptions
@@ -87,9 +87,9 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         start_frame = state["frames_done"] + 1
         kept = read_records(outputs.rows)[: state["records"]]
 
-    reader = open_frame_source(source, options.every, options.fps, start_frame=start_frame)
+    frames = recognizer.analyze_video(source, options, start_frame=start_frame)
+    reader, stream = frames.source, frames.stream
     info = reader.info
-    stream = recognizer.open_stream(options)
     if state is not None:
         stream.load_state_dict(state["stream"])
     builder = SummaryBuilder(recognizer.classes, recognizer.options.sentiment_map)
@@ -107,7 +107,7 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         annotated = annotated.with_name(f"{annotated.stem}.from-frame-{start_frame}{annotated.suffix}")
         log.warning("resuming: the annotated video of the remaining frames goes to %s", annotated)
     video_writer = None
-    total = reader.expected_samples() if hasattr(reader, "expected_samples") else None
+    total = reader.expected_samples()
     bar = tqdm(total=total, unit="frame", desc=Path(str(source)).name, disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     records, analysed = len(kept), 0
@@ -115,22 +115,21 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
     last_save = time.monotonic()
     interrupted = stopped = False
     try:
-        for frame in reader:
-            result = stream.process(frame.image, frame.time_s, frame.index)
+        for result in frames:
             record = result.to_dict()
             builder.add(record)
             if writer:
                 writer.write(record)
             records += 1
             analysed += 1
-            last_frame = frame.index
+            last_frame = result.frame
             if annotated is not None or show:
-                picture = draw_faces(frame.image, result.faces)
+                picture = draw_faces(frames.last_image, result.faces)
                 if annotated is not None:
                     if video_writer is None:
                         fps = options.fps or info.fps / options.every
                         video_writer = VideoWriter(annotated, fps, picture.shape[1], picture.shape[0])
-                    video_writer.write(picture, frame.time_s)
+                    video_writer.write(picture, result.time_s)
                 if show and _show(picture):
                     stopped = True
             if resumer and writer and time.monotonic() - last_save >= state_every_s:
@@ -144,7 +143,7 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         interrupted = True
     finally:
         bar.close()
-        reader.close()
+        frames.close()
         if writer:
             writer.close()
         if video_writer:
@@ -153,7 +152,7 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
             import cv2
 
             cv2.destroyAllWindows()
-    status = reader.status() if hasattr(reader, "status") else {}
+    status = reader.status()
     finished = not (interrupted or stopped)
     if resumer and writer:
         if finished:
@@ -165,12 +164,12 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         "video": str(source),
         "width": info.width, "height": info.height, "fps": info.fps, "duration_s": info.duration_s,
         "codec": info.codec,
-        "complete": finished and status.get("complete", True),
+        "complete": finished and status["complete"],
         "stopped_early": interrupted or stopped,
-        "frames_declared": status.get("frames_declared", info.frames),
-        "frames_read": status.get("frames_read"),
-        "skipped_frames": status.get("skipped", 0),
-        "truncated": status.get("truncated", False),
+        "frames_declared": status["frames_declared"],
+        "frames_read": status["frames_read"],
+        "skipped_frames": status["skipped"],
+        "truncated": status["truncated"],
         "options": options.to_dict(),
         **builder.summary(),
     }
