@@ -259,6 +259,7 @@ def pil_to_array(image) -> np.ndarray:
 # --- decoder messages -------------------------------------------------------------------------
 
 _STDERR_LOCK = threading.Lock()
+_CAPTURE = None
 
 
 def _decode_capturing_stderr(buf: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
@@ -278,14 +279,19 @@ def _decode_capturing_stderr(buf: np.ndarray, flags: int) -> tuple[np.ndarray | 
         except OSError:  # no stderr to catch
             return cv2.imdecode(buf, flags), ""
         try:
-            with tempfile.TemporaryFile() as tmp:
-                os.dup2(tmp.fileno(), 2)
-                try:
-                    image = cv2.imdecode(buf, flags)
-                finally:
-                    os.dup2(saved, 2)
-                tmp.seek(0)
-                text = tmp.read(64 * 1024).decode("utf-8", "replace")
+            global _CAPTURE
+            if _CAPTURE is None:  # one file for the process's life: no file made per image
+                _CAPTURE = tempfile.TemporaryFile()
+            tmp = _CAPTURE
+            tmp.seek(0)
+            tmp.truncate()
+            os.dup2(tmp.fileno(), 2)
+            try:
+                image = cv2.imdecode(buf, flags)
+            finally:
+                os.dup2(saved, 2)
+            tmp.seek(0)
+            text = tmp.read(64 * 1024).decode("utf-8", "replace")
         finally:
             os.close(saved)
     return image, _one_line(text)
