@@ -6,16 +6,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
 
 from ferkit.infer.classifier import METADATA_KEY
+from ferkit.models.checkpoint import load_checkpoint
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, overwrite: bool = False) -> Path:
-    import onnx
-    import torch
-
-    from ferkit.models.checkpoint import load_checkpoint
-
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
@@ -53,11 +52,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, overwr
 
 def max_abs_difference(checkpoint: str | Path, onnx_path: str | Path, n: int = 16, seed: int = 0) -> float:
     """Largest absolute logit difference between PyTorch and ONNX Runtime on random faces."""
-    import onnxruntime as ort
-    import torch
-
-    from ferkit.models.checkpoint import load_checkpoint
-
     model, state = load_checkpoint(checkpoint)
     s = state["preprocess"]["input_size"]
     x = np.random.default_rng(seed).standard_normal((n, 1, s, s)).astype(np.float32)

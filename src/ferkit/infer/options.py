@@ -12,6 +12,7 @@ from ferkit.core.errors import OptionError
 from ferkit.core.labels import SENTIMENT_MAPS, sentiment_map
 from ferkit.core.options import check_bool, check_choice, check_float, check_int
 from ferkit.core.preprocess import TTA_MODES
+from ferkit.faces import DetectorOptions, list_detectors
 from ferkit.infer.classifier import resolve_model
 
 COLOR_ORDERS = ("bgr", "rgb")
@@ -50,8 +51,6 @@ class RecognizerOptions:
     color_order: str = "bgr"
 
     def __post_init__(self) -> None:
-        from ferkit.faces import list_detectors
-
         o = "RecognizerOptions"
         object.__setattr__(self, "model_path", resolve_model(self.model))
         check_choice(o, "detector", self.detector, list_detectors())
@@ -78,8 +77,6 @@ class RecognizerOptions:
         check_choice(o, "color_order", self.color_order, COLOR_ORDERS)
 
     def detector_options(self):
-        from ferkit.faces import DetectorOptions
-
         return DetectorOptions(self.score_threshold, self.min_face_size, self.max_faces, self.upsample,
                                max_side=self.max_side)
 

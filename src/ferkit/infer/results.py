@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ferkit.core.errors import InputError
-from ferkit.core.labels import SENTIMENTS
+from ferkit.core.labels import EMOTIONS, SENTIMENTS
 
 KINDS = ("image", "frame")
 #: record fields (besides ``faces``) per kind, in column order
@@ -248,6 +248,4 @@ def _classes_of_records(records: list[dict[str, Any]]) -> tuple[str, ...]:
     for r in records:
         for f in r.get("faces") or []:
             return tuple(f["emotions"])
-    from ferkit.core.labels import EMOTIONS
-
     return EMOTIONS

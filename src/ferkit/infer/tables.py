@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ferkit.core.errors import InputError, OptionError, OutputError, OutputExistsError
+from ferkit.core.errors import InputError, MissingInputError, OptionError, OutputError, OutputExistsError
 from ferkit.infer.results import (
     INT_COLUMNS,
     STR_COLUMNS,
@@ -25,6 +25,7 @@ from ferkit.infer.results import (
     record_kind,
     record_rows,
     rows_to_records,
+    to_pandas,
 )
 
 
@@ -205,8 +206,6 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     to its last complete record."""
     path = Path(path)
     if not path.exists():
-        from ferkit.core.errors import MissingInputError
-
         raise MissingInputError(f"{path}: no such file")
     fmt = format_of(path).name
     if fmt == "jsonl":
@@ -248,7 +247,5 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
 
 def read_results(path: str | Path):
     """A result file as a pandas DataFrame, one row per face."""
-    from ferkit.infer.results import to_pandas
-
     records = read_records(path)
     return to_pandas(records, record_kind(records[0]) if records else None)

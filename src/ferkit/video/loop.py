@@ -22,6 +22,7 @@ from ferkit.infer.tables import ResultWriter, read_records
 from ferkit.video.outputs import VideoOutputs
 from ferkit.video.resume import ResumeState, file_fingerprint, results_options
 from ferkit.video.summary import SummaryBuilder
+from ferkit.video.timeline import plot_timeline
 from ferkit.video.writer import VideoWriter
 
 log = logging.getLogger(__name__)
@@ -176,8 +177,6 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
     if outputs.summary:
         outputs.summary.write_text(json.dumps(summary, indent=2))
     if outputs.timeline:
-        from ferkit.video.timeline import plot_timeline
-
         plot_timeline(builder, outputs.timeline, title=Path(str(source)).name)
     if interrupted:
         raise VideoInterrupted(summary)
