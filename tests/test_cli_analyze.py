@@ -59,7 +59,8 @@ def test_analyze_folder_with_good_and_bad_files(inputs, tmp_path, capsys):
     assert all(p.read_bytes() == data for p, data in before.items())
     # an existing results file is kept unless --overwrite
     assert main(["analyze", str(inputs / "astronaut.png"), "--out", str(out)]) == 2
-    assert "exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "exists" in err and err.count("\n") == 1
 
 
 def test_analyze_csv_and_jsonl(inputs, tmp_path):

@@ -71,3 +71,62 @@ def test_webcam_on_a_file_source_with_analyze_flags(videos, tmp_path, capsys):
     assert frames == list(range(0, 16, 2))
     assert main(["webcam", "97", "--no-progress"]) == 2
     assert "97" in capsys.readouterr().err
+
+
+def test_conflicting_or_wrong_options_are_refused_before_work(videos, tmp_path, capsys):
+    one = str(videos / "one.mp4")
+    cases = [
+        (["--out", str(tmp_path / "a.jsonl"), "--out-dir", str(tmp_path / "d")], "not both"),
+        (["--every", "2", "--fps", "5"], "not both"),
+        (["--out", str(tmp_path / "y.jsonl"), "--format", "csv"], "does not match"),
+        (["--out", str(tmp_path / "v.jsonl"), "--annotate", str(tmp_path / "v.summary.json")], "video file"),
+        (["--annotate", str(tmp_path / "x.txt")], "video file"),
+    ]
+    for extra, message in cases:
+        assert main(["analyze", one, "--no-progress", *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    assert list(tmp_path.iterdir()) == []  # refused runs leave nothing behind, not even a folder
+    image = tmp_path.parent / "face.png"
+    import cv2
+
+    from ferkit.video.synthetic import sample_face
+
+    cv2.imwrite(str(image), sample_face(150))
+    assert main(["analyze", str(image), "--fps", "-1"]) == 2  # video options are checked for images too
+    assert "fps" in capsys.readouterr().err
+    assert main(["analyze", str(image), "--resume"]) == 0
+    assert "apply to videos only" in capsys.readouterr().err
+
+
+def test_resume_refuses_finished_results_of_another_video(videos, tmp_path, capsys):
+    rows = tmp_path / "r.jsonl"
+    assert main(["analyze", str(videos / "one.mp4"), "--out", str(rows), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(videos / "one.mp4"), "--out", str(rows), "--resume", "--no-progress"]) == 0
+    assert main(["analyze", str(videos / "two.avi"), "--out", str(rows), "--resume", "--no-progress"]) == 2
+    assert "another input" in capsys.readouterr().err
+    assert main(["analyze", str(videos / "one.mp4"), "--out", str(rows), "--resume", "--tta", "flip",
+                 "--no-progress"]) == 2
+    assert "tta" in capsys.readouterr().err
+
+
+def test_videos_are_known_by_content_when_the_suffix_does_not_say(videos, tmp_path, capsys):
+    import av
+
+    plain = tmp_path / "clip"  # no suffix
+    plain.write_bytes((videos / "one.mp4").read_bytes())
+    audio = tmp_path / "voice.m4a"
+    with av.open(str(audio), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        import numpy as np
+
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    code = main(["analyze", str(plain), str(audio), "--out-dir", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "has no video stream" in err
+    assert json.loads((tmp_path / "out" / "clip.summary.json").read_text())["frames_sampled"] == 15

@@ -178,3 +178,23 @@ def test_analyze_images_records_bad_inputs_and_goes_on(recognizer, tmp_path):
     assert [r.status for r in results] == ["ok", "error", "error", "error"]
     assert results[1].error.startswith(str(bad)) and str(bad) not in results[1].error[len(str(bad)):]
     assert "no such file" in results[2].error and "got shape" in results[3].error
+
+
+def test_api_misuse_gets_clear_errors(recognizer, tmp_path):
+    from ferkit import VideoOptions, read_results
+    from ferkit.core.errors import InputError
+
+    with pytest.raises(OptionError, match="for one image use analyze_image"):
+        list(recognizer.analyze_images(str(SAMPLE)))
+    with pytest.raises(OptionError, match="must be a RecognizerOptions"):
+        Recognizer({"detector": "haar"})
+    with pytest.raises(OptionError, match="must be a VideoOptions"):
+        recognizer.open_stream({"fps": 5})
+    with pytest.raises(OptionError, match="takes no setting x"):
+        RecognizerOptions(detector_cfg={"x": 1})
+    RecognizerOptions(detector="haar", detector_cfg={"min_neighbors": 4})
+    summary = tmp_path / "v.summary.json"
+    summary.write_text(json.dumps({"video": "v.mp4", "frames_sampled": 3}))
+    with pytest.raises(InputError, match="not a ferkit results file"):
+        read_results(summary)
+    assert VideoOptions(fps=5).every == 1

@@ -8,8 +8,9 @@ import pytest
 
 from ferkit.core.errors import InputError, OptionError, OutputError, OutputExistsError
 from ferkit.core.labels import CKPLUS_CLASSES, EMOTIONS
+from ferkit.core.outputs import check_writable
 from ferkit.infer.results import Face, FrameResult, ImageResult, columns, to_pandas
-from ferkit.infer.tables import FORMATS, ResultWriter, check_writable, read_records
+from ferkit.infer.tables import FORMATS, ResultWriter, read_records
 
 
 def face(classes, i=0, track=None, raw=False):

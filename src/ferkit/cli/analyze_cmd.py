@@ -30,8 +30,8 @@ def add_parser(sub) -> None:
                    "NAME.timeline.png beside")
     p.add_argument("--out-dir", help="per-video outputs for any number of videos: NAME.frames.FORMAT, "
                    "NAME.summary.json, NAME.timeline.png")
-    p.add_argument("--format", default="jsonl", choices=["jsonl", "json", "csv", "parquet"],
-                   help="per-frame results format in --out-dir (default jsonl)")
+    p.add_argument("--format", default=None, choices=["jsonl", "json", "csv", "parquet"],
+                   help="per-frame results format in --out-dir (default jsonl; with --out, its suffix says)")
     p.add_argument("--annotate", metavar="PATH", help="annotated copies: a folder (images, and NAME.annotated.mp4 "
                    "per video) or, for one video, a video file such as out.mp4")
     p.add_argument("--resume", action="store_true", help="continue an interrupted video run (same input, same "
@@ -43,19 +43,28 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ferkit.core.errors import OptionError
+    from ferkit.core.images import IMAGE_SUFFIXES
     from ferkit.core.video_file import is_video
     from ferkit.infer.batch import expand_inputs
     from ferkit.infer.recognizer import Recognizer
 
+    options = video_options(args)  # checked even for images: a wrong value is an error wherever it applies
+    if args.out and args.out_dir:
+        raise OptionError("give --out (one video, or images) or --out-dir (any number of videos), not both")
     everything = expand_inputs(args.paths, video=True)
-    videos = [str(i.path) for i in everything if not i.error and is_video(i.path)]
-    items = [i for i in everything if i.error or not is_video(i.path)]
-    if items and args.out and videos and not args.out_dir:
-        from ferkit.core.errors import OptionError
-
+    kinds = {i.path: (not i.error and is_video(i.path, IMAGE_SUFFIXES)) for i in everything}
+    videos = [str(i.path) for i in everything if kinds[i.path]]
+    items = [i for i in everything if not kinds[i.path]]
+    if not videos:
+        unused = [f for f, on in (("--resume", args.resume), ("--out-dir", args.out_dir),
+                                  ("--format", args.format)) if on]
+        if unused:
+            print(f"note: {', '.join(unused)} apply to videos only; no video was given", file=sys.stderr)
+    if items and args.out and videos:
         raise OptionError("with videos and images together, put video results in --out-dir")
     if items and args.out:
-        from ferkit.infer.tables import check_writable
+        from ferkit.core.outputs import check_writable
 
         check_writable(args.out, overwrite=args.overwrite)  # before any work
     with Recognizer(recognizer_options(args)) as recognizer:
@@ -70,8 +79,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary_line(record: dict) -> str:
-    if record["status"] == "error":
-        return f"{record['path']}: error: {record['error']}"
     if not record["faces"]:
         return f"{record['path']}: no face found"
     faces = "; ".join(f"{f['label']} {f['emotions'][f['label']]:.2f} at {f['box']}" for f in record["faces"])
@@ -106,7 +113,7 @@ def run_images(args: argparse.Namespace, recognizer, items) -> int:
                 tqdm.write(f"note: {note}", file=sys.stderr)
             if args.json:
                 tqdm.write(json.dumps(record), file=sys.stdout)
-            elif not writer:
+            elif not writer and record["status"] != "error":  # errors are said once, on stderr
                 tqdm.write(_summary_line(record), file=sys.stdout)
             bar.update()
     except KeyboardInterrupt:
@@ -141,7 +148,7 @@ def summary_line(summary: dict) -> str:
 
 def run_videos(args: argparse.Namespace, recognizer, videos: list[str], alone: bool) -> tuple[int, bool]:
     """Analyse each video; returns (number failed, interrupted)."""
-    from ferkit.core.errors import InputError, MissingInputError, ResumeError
+    from ferkit.core.errors import InputError, MissingInputError
     from ferkit.video.loop import VideoInterrupted, analyze_source
     from ferkit.video.outputs import plan_outputs
 
@@ -157,7 +164,7 @@ def run_videos(args: argparse.Namespace, recognizer, videos: list[str], alone: b
         except VideoInterrupted as stop:
             print(summary_line(stop.summary) + " (interrupted; results so far are saved)", file=sys.stderr)
             return failed, True
-        except (InputError, MissingInputError, ResumeError) as exc:
+        except (InputError, MissingInputError) as exc:  # a ResumeError stops the batch: exit 2
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
             continue

@@ -9,6 +9,7 @@ instead of an unattributed line on stderr."""
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
@@ -282,6 +283,7 @@ def _decode_capturing_stderr(buf: np.ndarray, flags: int) -> tuple[np.ndarray | 
             global _CAPTURE
             if _CAPTURE is None:  # one file for the process's life: no file made per image
                 _CAPTURE = tempfile.TemporaryFile()
+                atexit.register(_CAPTURE.close)
             tmp = _CAPTURE
             tmp.seek(0)
             tmp.truncate()

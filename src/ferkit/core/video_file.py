@@ -35,7 +35,8 @@ from ferkit.core.options import check_float, check_int
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts",
+                            ".3gp", ".3g2", ".ogv", ".m2ts", ".mts", ".vob", ".asf", ".f4v", ".mxf"})
 
 #: frames in a row whose timestamps went back (but increase among themselves) before the timeline
 #: is re-based on them; fewer than this are skipped as damaged timestamps
@@ -74,8 +75,23 @@ class VideoFrame:
     image: np.ndarray
 
 
-def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+def is_video(path: str | Path, image_suffixes: frozenset[str] = frozenset()) -> bool:
+    """A video by its suffix; a file whose suffix is neither a video's nor in ``image_suffixes``
+    (none, or an unusual one) is probed: a media container FFmpeg opens counts as a video (one with
+    no video stream is then reported as such by the reader)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return True
+    if suffix in image_suffixes or not path.is_file():
+        return False
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.video or container.streams.audio)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        return False
 
 
 def completeness_margin(declared: int) -> int:

@@ -12,10 +12,24 @@ from ferkit.core.errors import OptionError
 from ferkit.core.labels import SENTIMENT_MAPS, sentiment_map
 from ferkit.core.options import check_bool, check_choice, check_float, check_int
 from ferkit.core.preprocess import TTA_MODES
-from ferkit.faces import DetectorOptions, list_detectors
+from ferkit.faces import DetectorOptions, detector_entry, list_detectors
 from ferkit.infer.classifier import resolve_model
 
 COLOR_ORDERS = ("bgr", "rgb")
+
+
+def detector_settings(name: str) -> set[str]:
+    """The backend-specific keyword settings a detector's factory takes."""
+    import inspect
+    import typing
+
+    target = detector_entry(name).factory
+    params = list(inspect.signature(target).parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in params):  # a factory passing **cfg on: the class it builds
+        target = typing.get_type_hints(target).get("return", target)
+        params = list(inspect.signature(target).parameters.values())
+    return {p.name for p in params if p.name not in ("options", "self")
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,11 @@ class RecognizerOptions:
         check_choice(o, "detector", self.detector, list_detectors())
         if not isinstance(self.detector_cfg, Mapping):
             raise OptionError(f"{o}.detector_cfg must be a mapping, got {self.detector_cfg!r}")
+        accepted = detector_settings(self.detector)
+        unknown = sorted(set(self.detector_cfg) - accepted)
+        if unknown:
+            raise OptionError(f"{o}.detector_cfg: {self.detector} takes no setting {', '.join(unknown)}; "
+                              f"it takes: {', '.join(sorted(accepted)) or 'none'}")
         self.detector_options()  # DetectorOptions checks its own fields
         check_bool(o, "align", self.align)
         check_float(o, "crop_scale", self.crop_scale, 0.5, 3.0, optional=True)
@@ -111,6 +130,8 @@ class VideoOptions:
         o = "VideoOptions"
         check_int(o, "every", self.every, 1)
         check_float(o, "fps", self.fps, 0.0, 1000.0, optional=True, lo_open=True)
+        if self.fps is not None and self.every != 1:
+            raise OptionError(f"{o}: give every (every Nth frame) or fps (frames per second), not both")
         check_int(o, "detect_every", self.detect_every, 1, 1000)
         check_float(o, "smoothing_half_life_s", self.smoothing_half_life_s, 0.0, 3600.0)
         check_float(o, "iou_threshold", self.iou_threshold, 0.0, 1.0)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ferkit.core.capture import open_frame_source
-from ferkit.core.errors import InputError
+from ferkit.core.errors import InputError, OptionError
 from ferkit.core.inputs import load_image
 from ferkit.infer.options import RecognizerOptions, VideoOptions
 from ferkit.infer.pipeline import FacePipeline
@@ -38,6 +38,8 @@ class Recognizer:
     def __init__(self, options: RecognizerOptions | None = None, **kwargs: Any):
         if options is not None and kwargs:
             raise TypeError("pass either a RecognizerOptions or keyword options, not both")
+        if options is not None and not isinstance(options, RecognizerOptions):
+            raise OptionError(f"options must be a RecognizerOptions (or keyword options), got {type(options).__name__}")
         self.options = options or RecognizerOptions(**kwargs)
         self.pipeline = FacePipeline(self.options)
         self.closed = False
@@ -66,6 +68,9 @@ class Recognizer:
     def analyze_images(self, images) -> Iterator[ImageResult]:
         """One result per input; one that cannot be read or analysed gets ``status`` "error" with
         its reason in ``error``, and the rest go on."""
+        if isinstance(images, (str, os.PathLike, np.ndarray)):
+            raise OptionError("analyze_images takes a list (or any iterable) of images; for one image use "
+                              "analyze_image")
         for image in images:
             yield self.analyze_or_record(image)[0]
 
@@ -88,14 +93,14 @@ class Recognizer:
     def open_stream(self, options: VideoOptions | None = None) -> FaceStream:
         """A new stream with its own tracking and smoothing state (see :class:`FaceStream`)."""
         self._check_open()
-        return FaceStream(self.pipeline, options or VideoOptions(), self.options.color_order)
+        return FaceStream(self.pipeline, _video_options(options), self.options.color_order)
 
     def analyze_video(self, source, options: VideoOptions | None = None, start_frame: int = 0) -> VideoFrames:
         """Iterate over the analysed frames of a video file, a camera ("0") or a stream URL:
         :class:`FrameResult` objects with tracked faces. The iterator's ``source`` tells how the
         reading went (frames read, skipped, complete)."""
         self._check_open()
-        options = options or VideoOptions()
+        options = _video_options(options)
         return VideoFrames(self.open_stream(options), open_frame_source(source, options.every, options.fps,
                                                                          start_frame=start_frame))
 
@@ -108,6 +113,14 @@ class Recognizer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _video_options(options) -> VideoOptions:
+    if options is None:
+        return VideoOptions()
+    if not isinstance(options, VideoOptions):
+        raise OptionError(f"video options must be a VideoOptions, got {type(options).__name__}")
+    return options
 
 
 class VideoFrames:

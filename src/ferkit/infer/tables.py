@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ferkit.core.errors import InputError, MissingInputError, OptionError, OutputError, OutputExistsError
+from ferkit.core.errors import InputError, MissingInputError, OptionError, OutputError
+from ferkit.core.outputs import check_writable
 from ferkit.infer.results import (
     INT_COLUMNS,
     STR_COLUMNS,
@@ -56,24 +57,6 @@ def format_of(path: str | Path, allowed: tuple[str, ...] = tuple(FORMATS)) -> Fo
     raise OptionError(f"{path}: results must end in {', '.join(FORMATS[n].suffix for n in allowed)}")
 
 
-def check_writable(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
-    """Fail before any work when ``path`` cannot be written: it exists (unless ``overwrite`` or
-    ``resume``), it is a folder, or its folder cannot be made or written to."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder; give a file name")
-    if path.exists() and not (overwrite or resume):
-        raise OutputExistsError(f"{path}: exists; use --overwrite to replace it")
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise OutputError(f"{path}: no permission to write here")
-    return path
-
-
 class ResultWriter:
     """``write(record)`` for each image or frame record, then ``close()`` (or use ``with``).
 
@@ -100,7 +83,7 @@ class ResultWriter:
             _cut_file(self.path, keep_bytes)
             if self.format.name == "csv":
                 self._check_csv_header()
-        self._file = open(self.path, "a" if continuing else "w", newline="", encoding="utf-8")
+        self._file = _open(self.path, "a" if continuing else "w")
         if self.format.name == "csv":
             self._csv = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
             if not continuing:
@@ -113,7 +96,7 @@ class ResultWriter:
             raise InputError(f"{self.path}: its columns are not those of this model's results; cannot continue it")
 
     def _open_json(self, old: list[dict]) -> None:
-        self._file = open(self.path, "w", encoding="utf-8")
+        self._file = _open(self.path, "w")
         self._file.write("[")
         for record in old:
             self._write_json(record)
@@ -133,6 +116,7 @@ class ResultWriter:
                   for c in self.columns]
         self._schema = pa.schema(fields)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._tmp.parent.mkdir(parents=True, exist_ok=True)
         self._parquet = pq.ParquetWriter(self._tmp, self._schema)
         for record in old:
             self._pending.extend(record_rows(record, self.kind, self.classes))
@@ -186,6 +170,14 @@ class ResultWriter:
         self.close()
 
 
+def _open(path: Path, mode: str):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, mode, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+
+
 def _cut_file(path: Path, keep_bytes: int | None) -> None:
     """Cut back to ``keep_bytes``, or else to the last complete line."""
     size = path.stat().st_size
@@ -215,11 +207,11 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 break
-        return records
+        return _check_records(records, path)
     if fmt == "json":
         text = path.read_text(encoding="utf-8").strip()
         try:
-            return json.loads(text)
+            return _check_records(json.loads(text), path)
         except json.JSONDecodeError:
             lines = [ln.rstrip(",") for ln in text.splitlines()[1:] if ln not in ("]",)]
             records = []
@@ -228,7 +220,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
                     records.append(json.loads(ln))
                 except json.JSONDecodeError:
                     break
-            return records
+            return _check_records(records, path)
     if fmt == "csv":
         text = path.read_text(encoding="utf-8")
         if text and not text.endswith("\n"):
@@ -243,6 +235,13 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
         cols, rows = table.column_names, table.to_pylist()
     kind = "frame" if "frame" in cols else "image"
     return rows_to_records(rows, kind, classes_of_columns(cols))
+
+
+def _check_records(records, path: Path) -> list[dict[str, Any]]:
+    if not isinstance(records, list) or not all(isinstance(r, dict) and ("path" in r or "frame" in r)
+                                                 for r in records):
+        raise InputError(f"{path}: not a ferkit results file (records of images or frames)")
+    return records
 
 
 def read_results(path: str | Path):

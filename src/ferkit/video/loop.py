@@ -80,6 +80,7 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         if not outputs.state.exists():
             summary = _read_summary(outputs.summary)
             if summary is not None and summary.get("complete"):
+                resumer.check(summary.get("input"), summary.get("results_options"), outputs.summary)
                 log.info("%s: already complete, nothing to resume", outputs.rows)
                 return summary
             raise ResumeError(f"{outputs.rows}: no resume state beside it ({outputs.state.name}); "
@@ -173,8 +174,11 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         "truncated": status["truncated"],
         "options": options.to_dict(),
         **builder.summary(),
+        # what --resume checks: the input's content and the options that shape the results
+        **({"input": resumer.source, "results_options": resumer.options} if resumer else {}),
     }
     if outputs.summary:
+        outputs.summary.parent.mkdir(parents=True, exist_ok=True)
         outputs.summary.write_text(json.dumps(summary, indent=2))
     if outputs.timeline:
         plot_timeline(builder, outputs.timeline, title=Path(str(source)).name)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferkit.core.errors import OptionError, OutputError, OutputExistsError
+from ferkit.core.outputs import check_writable
 from ferkit.core.video_file import VIDEO_SUFFIXES
-from ferkit.infer.tables import check_writable, format_of
+from ferkit.infer.tables import format_of
 from ferkit.video.writer import CODECS
 
 ROW_FORMATS = ("jsonl", "csv", "parquet", "json")
@@ -53,6 +54,9 @@ class VideoOutputs:
         place can be written."""
         if self.rows is not None:
             format_of(self.rows, ROW_FORMATS)
+        paths = [p.resolve() for p in self.paths()]
+        if len(set(paths)) < len(paths):
+            raise OptionError(f"two outputs would be the same file: {', '.join(map(str, self.paths()))}")
         if self.annotated is not None and self.annotated.suffix.lower() not in CODECS:
             raise OptionError(f"{self.annotated}: an annotated video must end in {', '.join(sorted(CODECS))}")
         for p in self.paths():
@@ -65,13 +69,19 @@ class VideoOutputs:
 
 
 def plan_outputs(sources: list[str], out: str | None = None, out_dir: str | None = None, annotate: str | None = None,
-                 fmt: str = "jsonl", alone: bool = True) -> list[VideoOutputs]:
+                 fmt: str | None = None, alone: bool = True) -> list[VideoOutputs]:
     """Outputs per source: in ``out_dir``; or beside ``out`` for a single source (``alone``: no
     images in the same run); else none (the summary is printed). ``annotate``: a video file for one
     source, or a folder (``NAME.annotated.mp4`` per source)."""
     single_file = annotate is not None and Path(annotate).suffix.lower() in VIDEO_SUFFIXES
     if single_file and len(sources) != 1:
         raise OptionError("--annotate FILE.mp4 takes one video; give a folder for several")
+    if annotate is not None and not single_file and Path(annotate).suffix and not Path(annotate).is_dir():
+        raise OptionError(f"--annotate {annotate}: for videos give a video file ({', '.join(sorted(CODECS))}) "
+                          "or a folder")
+    if out and fmt and format_of(out, ROW_FORMATS).name != fmt:
+        raise OptionError(f"--format {fmt} does not match --out {out}: the suffix of --out says the format")
+    fmt = fmt or "jsonl"
     if annotate is not None and not single_file and Path(annotate).is_file():
         raise OutputError(f"{annotate}: --annotate needs a video file name or a folder, and this is a file")
     plans, used = [], set()

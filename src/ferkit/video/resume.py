@@ -71,15 +71,20 @@ class ResumeState:
             raise ResumeError(f"{self.path}: unreadable resume state ({exc}); use --overwrite to start again") from None
         if state.get("version") != VERSION:
             raise ResumeError(f"{self.path}: resume state of another ferkit version; use --overwrite to start again")
-        if state["source"] != self.source:
-            raise ResumeError(f"{self.path}: these results are of another input (content differs: "
-                              f"{state['source'].get('name')} then, {self.source.get('name')} now); "
-                              "use --overwrite to start again or give another --out")
-        if state["options"] != self.options:
-            diffs = "; ".join(_describe_difference(state["options"], self.options))
-            raise ResumeError(f"{self.path}: options changed since the interrupted run ({diffs}); resume with "
-                              "the same options, or use --overwrite to start again")
+        self.check(state.get("source"), state.get("options"), self.path)
         return state
+
+    def check(self, source: dict | None, options: dict | None, where: Path) -> None:
+        """Refuse results of another input, or made with other options."""
+        if source != self.source:
+            then = (source or {}).get("name", "unknown")
+            raise ResumeError(f"{where}: these results are of another input (content differs: "
+                              f"{then} then, {self.source.get('name')} now); "
+                              "use --overwrite to start again or give another --out")
+        if options != self.options:
+            diffs = "; ".join(_describe_difference(options or {}, self.options))
+            raise ResumeError(f"{where}: options changed since that run ({diffs}); resume with "
+                              "the same options, or use --overwrite to start again")
 
     def save(self, frames_done: int, records: int, rows_bytes: int | None, stream_state: dict[str, Any]) -> None:
         state = {"version": VERSION, "source": self.source, "options": self.options, "frames_done": frames_done,
