@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ferkit.infer.batch import expand_inputs
     from ferkit.infer.recognizer import Recognizer
 
-    options = video_options(args)  # checked even for images: a wrong value is an error wherever it applies
+    video_options(args)  # checked even for images: a wrong value is an error wherever it applies
     if args.out and args.out_dir:
         raise OptionError("give --out (one video, or images) or --out-dir (any number of videos), not both")
     everything = expand_inputs(args.paths, video=True)

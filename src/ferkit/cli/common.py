@@ -62,3 +62,24 @@ def add_common_output_arguments(p: argparse.ArgumentParser, json_help: str = "pr
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def check_output_files(outputs, inputs=(), overwrite: bool = False) -> list:
+    """Refuse, before any work and without creating anything, output files that would replace an
+    input, are folders, cannot be written (a read-only place, a parent that is a file), or exist
+    (unless ``overwrite``; every existing one is named). Returns the outputs as paths."""
+    from pathlib import Path
+
+    from ferkit.core.errors import OutputExistsError
+    from ferkit.core.outputs import check_writable
+
+    outputs = [Path(o) for o in outputs]
+    inputs = [i for i in inputs if i]
+    for out in outputs:
+        check_writable(out, overwrite=True, inputs=inputs)
+    existing = [str(o) for o in outputs if o.exists()]
+    if existing and not overwrite:
+        one = len(existing) == 1
+        raise OutputExistsError(f"{', '.join(existing)}: exist{'s' if one else ''}; "
+                                f"use --overwrite to replace {'it' if one else 'them'}")
+    return outputs

@@ -9,8 +9,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from ferkit.cli.common import add_common_output_arguments
-from ferkit.core.errors import OutputError, OutputExistsError
+from ferkit.cli.common import add_common_output_arguments, check_output_files
 
 
 def add_parser(sub) -> None:
@@ -39,18 +38,9 @@ def warnings_as_notes():
 
 
 def check_outputs(outputs: list[Path], inputs: list[str], overwrite: bool) -> None:
-    """Refuse, before any work, outputs that would replace an input, that are folders, or that exist
-    (unless ``overwrite``); every existing one is named."""
-    ins = {Path(i).resolve() for i in inputs if i}
-    for out in outputs:
-        if out.resolve() in ins:
-            raise OutputExistsError(f"{out}: is an input; choose another output path")
-        if out.is_dir():
-            raise OutputError(f"{out}: is a folder, not a file")
-    existing = [str(o) for o in outputs if o.exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(f"{', '.join(existing)}: exist{'s' if len(existing) == 1 else ''}; "
-                                f"use --overwrite to replace {'it' if len(existing) == 1 else 'them'}")
+    """Refuse, before any work, outputs that would replace an input, are folders, cannot be written or
+    exist (unless ``overwrite``): :func:`ferkit.cli.common.check_output_files`."""
+    check_output_files(outputs, inputs, overwrite)
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ferkit.cli.common import add_common_output_arguments
-from ferkit.cli.data_cmd import check_outputs, warnings_as_notes
+from ferkit.cli.common import add_common_output_arguments, check_output_files
+from ferkit.cli.data_cmd import warnings_as_notes
 from ferkit.core.preprocess import TTA_MODES
 
 SPLIT_CHOICES = ("train", "val", "test", "all")
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ferkit.evaluate.evaluator import evaluate, markdown_summary, report_paths, write_report
 
     outputs = list(report_paths(args.out)) if args.out else []
-    check_outputs(outputs, [args.model, args.data], args.overwrite)
+    check_output_files(outputs, [args.model, args.data], args.overwrite)
     with warnings_as_notes():
         report = evaluate(args.model, args.data, split=args.split, tta=args.tta, batch_size=args.batch_size,
                           progress=not args.no_progress)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list registered models and face detectors",
                        description="List registered emotion models and face detectors.")
-    p.add_argument("pattern", nargs="?", default="*", help="shell-style name filter")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style name filter (models and detectors)")
     p.set_defaults(func=run)
 
 
@@ -16,13 +17,23 @@ def run(args: argparse.Namespace) -> int:
     from ferkit.faces import detector_entry, list_detectors
     from ferkit.models import count_parameters, create, list_models, model_entry
 
-    print(f"{'name':<15} {'params':>12} {'input':>6}  description")
-    for name in list_models(args.pattern):
-        e = model_entry(name)
-        print(f"{name:<15} {count_parameters(create(name)):>12,} {e.input_size:>6}  {e.description}")
-    print(f"\n{'face detector':<15} {'landmarks':>12} {'ready':>6}  description")
-    for name in list_detectors():
-        d = detector_entry(name)
-        ready = "yes" if d.available() else "no"
-        print(f"{name:<15} {d.landmarks or '-':>12} {ready:>6}  {d.description}")
+    models = list_models(args.pattern)
+    detectors = [n for n in list_detectors() if fnmatch.fnmatch(n, args.pattern)]
+    if not models and not detectors:
+        print(f"no model or detector matches {args.pattern!r}; registered models: {', '.join(list_models())}; "
+              f"face detectors: {', '.join(list_detectors())}")
+        return 0
+    if models:
+        print(f"{'name':<15} {'params':>12} {'input':>6}  description")
+        for name in models:
+            e = model_entry(name)
+            print(f"{name:<15} {count_parameters(create(name)):>12,} {e.input_size:>6}  {e.description}")
+    if detectors:
+        if models:
+            print()
+        print(f"{'face detector':<15} {'landmarks':>12} {'ready':>6}  description")
+        for name in detectors:
+            d = detector_entry(name)
+            ready = "yes" if d.available() else "no"
+            print(f"{name:<15} {d.landmarks or '-':>12} {ready:>6}  {d.description}")
     return 0

@@ -7,8 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ferkit.cli.common import add_common_output_arguments
-from ferkit.cli.data_cmd import check_outputs
+from ferkit.cli.common import add_common_output_arguments, check_output_files
 
 #: the rules of ferkit.video.scoring.RULES (not imported here: that module loads scikit-learn)
 RULE_CHOICES = ("vote", "mean", "main_vote", "main_mean", "track_vote")
@@ -35,11 +34,12 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ferkit.video.scoring import format_report, score_videos
+    from ferkit.video.scoring import format_report, score_videos, summary_paths
 
     out = Path(args.out) if args.out else None
     if out:
-        check_outputs([out], [args.labels], args.overwrite)
+        # never over an input: the labels CSV or any summary the scoring reads
+        check_output_files([out], [args.labels, *summary_paths(args.results)], args.overwrite)
     report = score_videos(args.results, args.labels, tuple(args.rules))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     if out:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ferkit.core.errors import InputError
 from ferkit.core.options import check_int
 from ferkit.data.dataset import SPLITS, FaceDataset
 from ferkit.data.duplicates import exact_duplicates, near_duplicate_pairs, pair_groups
@@ -13,6 +14,8 @@ def dataset_info(ds: FaceDataset, duplicates: bool = True, max_distance: int = 5
     """Counts per class and split, imbalance, shape checks, the loader's problems and (``duplicates``)
     exact and near-duplicate groups; ``progress`` shows a progress bar for the near-duplicate search."""
     check_int("dataset_info", "max_distance", max_distance, lo=0, hi=64)
+    if len(ds) == 0:
+        raise InputError(f"{ds.name}: no images")
     splits = ds.split if ds.split is not None else np.full(len(ds), "", dtype="<U5")
     names = [s for s in SPLITS if (splits == s).any()] or [""]
     counts = {

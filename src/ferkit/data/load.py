@@ -43,14 +43,19 @@ def load_dataset(path: str | Path, format: str | None = None, size: int = 48, pr
     path = Path(path).expanduser()
     fmt = format or detect_format(path)
     if fmt == "fer2013-npz":
-        return load_fer2013_npz(path)
-    if fmt == "fer2013-csv":
-        return load_fer2013_csv(path)
-    if fmt == "ckplus-npz":
-        return load_ckplus_npz(path)
-    if fmt == "ckplus-folders":
-        return load_ckplus_folders(path, size=size, progress=progress)
-    return load_class_folders(path, size=size, progress=progress)
+        ds = load_fer2013_npz(path)
+    elif fmt == "fer2013-csv":
+        ds = load_fer2013_csv(path)
+    elif fmt == "ckplus-npz":
+        ds = load_ckplus_npz(path)
+    elif fmt == "ckplus-folders":
+        ds = load_ckplus_folders(path, size=size, progress=progress)
+    else:
+        ds = load_class_folders(path, size=size, progress=progress)
+    if len(ds) == 0:
+        skipped = f" ({len(ds.problems)} items skipped, e.g. {ds.problems[0]})" if ds.problems else ""
+        raise InputError(f"{path}: no images{skipped}")
+    return ds
 
 
 def data_root() -> Path | None:

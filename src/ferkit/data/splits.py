@@ -3,12 +3,17 @@ PublicTest selects, PrivateTest is reported), subject-grouped stratified splits 
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from ferkit.core.errors import InputError, OptionError
 from ferkit.core.options import check_int
 from ferkit.data.dataset import FaceDataset
+
+log = logging.getLogger("ferkit.data")
 
 
 def group_kfold(ds: FaceDataset, k: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -19,7 +24,17 @@ def group_kfold(ds: FaceDataset, k: int = 5, seed: int = 0) -> list[tuple[np.nda
     if n_groups < k:
         raise OptionError(f"{ds.name}: {n_groups} groups (subjects) cannot make {k} folds; use at most {n_groups}")
     skf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    return list(skf.split(np.zeros(len(ds)), ds.labels, groups))
+    with warnings.catch_warnings():
+        # scikit-learn's "The least populated class in y has only N members" is said once, in ferkit's words
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        splits = list(skf.split(np.zeros(len(ds)), ds.labels, groups))
+    counts = np.bincount(ds.labels, minlength=len(ds.classes))
+    few = [(ds.classes[c], int(counts[c])) for c in np.flatnonzero((counts > 0) & (counts < k))]
+    if few:
+        log.warning("%s: %s fewer images than the %d folds of the split, so some folds have none of %s",
+                    ds.name, ", ".join(f"class {name!r} has only {n}" for name, n in few), k,
+                    "it" if len(few) == 1 else "them")
+    return splits
 
 
 def group_split(ds: FaceDataset, val: float = 0.15, test: float = 0.15, seed: int = 0) -> np.ndarray:

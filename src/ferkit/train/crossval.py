@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit.core.errors import OptionError, ResumeError
+from ferkit.core.errors import OptionError, OutputError, ResumeError
+from ferkit.core.outputs import check_folder_writable
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, group_kfold
 from ferkit.evaluate.evaluator import evaluate, write_report
@@ -39,6 +40,9 @@ def cross_validate(
 
     A finished fold (its ``report.json`` exists) is skipped and an unfinished one resumes from its
     ``last.pt``, so running the same command again continues an interrupted cross-validation."""
+    if Path(cfg.out).exists() and not Path(cfg.out).is_dir():
+        raise OutputError(f"{cfg.out} is a file; --out must be a folder")
+    check_folder_writable(cfg.out)  # before the dataset loads
     ds = dataset if dataset is not None else load_dataset(cfg.data, cfg.format, size=cfg.image_size)
     if ds.has_official_split:
         raise OptionError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -31,6 +32,7 @@ from ferkit.core.errors import (
     OutputExistsError,
     ResumeError,
 )
+from ferkit.core.outputs import check_folder_writable
 from ferkit.core.preprocess import model_input
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, train_val_indices
@@ -122,8 +124,10 @@ class Trainer:
         }
         del train_pixels
         torch.manual_seed(cfg.seed)
+        self.dataset_record = dataset_record(self.ds, cfg.data)
         resumed = read_checkpoint(resume) if resume is not None else None
         if resumed is not None:
+            self._check_resume_data(resumed, resume)
             # the model the checkpoint was trained with, whatever the config names (init_from is not read)
             self.model = self._checkpoint_model(resumed, resume, self._config_model())
         elif cfg.init_from:
@@ -145,6 +149,30 @@ class Trainer:
         self.bad_epochs = 0
         if resumed is not None:
             self.resume(resume, state=resumed)
+
+    def _check_resume_data(self, state: dict, path: str | Path) -> None:
+        """Refuse to continue a checkpoint on other data: other classes, image size, or (when the
+        checkpoint records it) another dataset (its image count or content fingerprint differ)."""
+        if "resume" not in state:
+            raise ResumeError(f"{path}: has no optimizer state to resume from (use last.pt)")
+        if list(state["classes"]) != list(self.ds.classes):
+            raise ResumeError(f"{path} was trained on classes {state['classes']}, this dataset has "
+                              f"{list(self.ds.classes)}; resume on the same dataset")
+        if state["preprocess"]["image_size"] != self.cfg.image_size:
+            raise ResumeError(f"{path} was trained on {state['preprocess']['image_size']}-pixel faces, the config "
+                              f"has image_size = {self.cfg.image_size}; resume with the run's config")
+        saved = state.get("dataset_record")
+        if not isinstance(saved, dict):
+            log.warning("%s records no dataset fingerprint (an older checkpoint): cannot check that %s is the "
+                        "dataset it was trained on", path, self.cfg.data or self.ds.name)
+            return
+        own = self.dataset_record
+        if saved.get("n") != own["n"] or saved.get("fingerprint") != own["fingerprint"]:
+            raise ResumeError(
+                f"{path} was trained on {saved.get('path') or saved.get('name')} ({saved.get('n')} images, "
+                f"fingerprint {saved.get('fingerprint')}); this is {own['path'] or own['name']} ({own['n']} images, "
+                f"fingerprint {own['fingerprint']}): resume on the same dataset, or start a new run"
+            )
 
     def _config_model(self) -> dict[str, Any]:
         """How the config's model would be built (as ``model.ferkit_cfg`` records it)."""
@@ -271,21 +299,16 @@ class Trainer:
             epoch=self.epoch,
             train_config=self.cfg.to_dict(),
             dataset=self.ds.name,
+            dataset_record=self.dataset_record,
             **extra,
         )
 
     def resume(self, path: str | Path, state: dict | None = None) -> None:
         """Continue from a ``last.pt``: the model is the one the checkpoint was trained with (its
         architecture, model_cfg and input size, logged as a warning when the config names another)."""
-        state = read_checkpoint(path) if state is None else state
-        if "resume" not in state:
-            raise ResumeError(f"{path}: has no optimizer state to resume from (use last.pt)")
-        if list(state["classes"]) != list(self.ds.classes):
-            raise ResumeError(f"{path} was trained on classes {state['classes']}, this dataset has "
-                              f"{list(self.ds.classes)}; resume on the same dataset")
-        if state["preprocess"]["image_size"] != self.cfg.image_size:
-            raise ResumeError(f"{path} was trained on {state['preprocess']['image_size']}-pixel faces, the config "
-                              f"has image_size = {self.cfg.image_size}; resume with the run's config")
+        if state is None:  # (the constructor checks the state it passes)
+            state = read_checkpoint(path)
+            self._check_resume_data(state, path)
         if _plain(dict(state["model"])) != _plain(self.model.ferkit_cfg):
             self.model = self._checkpoint_model(state, path, self.model.ferkit_cfg)
             self._setup_optimisation()
@@ -440,6 +463,7 @@ def check_out(out: str | Path, resume: str | Path | None = None, overwrite: bool
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} is a file; --out must be a folder")
+    check_folder_writable(out)  # a read-only place, a parent that is a file: before any work
     if resume is not None and overwrite:
         raise OptionError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if resume is not None and not Path(resume).is_file():
@@ -474,9 +498,28 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, dataset: FaceDatas
 
 
 def _plain(value: Any) -> Any:
-    """Tuples as lists (configs from TOML have lists, from Python tuples), for comparisons."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+    """The value as JSON would store it (tuples as lists, NumPy numbers as Python ones, keys as
+    strings), for comparisons: configs from TOML have lists, from Python tuples."""
+    def default(o: Any) -> Any:
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        if isinstance(o, (set, frozenset)):
+            return sorted(o, key=str)
+        return str(o)
+
+    return json.loads(json.dumps(value, default=default, sort_keys=True))
+
+
+def dataset_record(ds: FaceDataset, path: str | Path | None = None) -> dict[str, Any]:
+    """What a checkpoint records of the data it was trained on: name, path, image count and a cheap
+    content fingerprint (labels, split, image shape and up to 256 evenly spaced images)."""
+    h = hashlib.sha1()
+    h.update(repr((ds.images.shape, list(ds.classes))).encode())
+    h.update(np.ascontiguousarray(ds.labels).tobytes())
+    if ds.split is not None:
+        h.update("|".join(map(str, ds.split.tolist())).encode())
+    n = len(ds)
+    if n:
+        pick = np.unique(np.linspace(0, n - 1, min(n, 256)).astype(np.int64))
+        h.update(np.ascontiguousarray(ds.images[pick]).tobytes())
+    return {"name": ds.name, "path": str(path) if path else None, "n": n, "fingerprint": h.hexdigest()[:16]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from ferkit.core.errors import InputError, MissingInputError
 from ferkit.core.labels import ALIASES, EMOTIONS, SENTIMENTS, canonical_name
 from ferkit.core.options import check_choice
 from ferkit.evaluate.metrics import classification_metrics
+
+log = logging.getLogger("ferkit.video")
 
 #: rule -> (where in the summary, which distribution); "track_vote" is built from the tracks
 RULES = ("vote", "mean", "main_vote", "main_mean", "track_vote")
@@ -137,6 +140,18 @@ def rule_distribution(summary: dict[str, Any], rule: str, space: str) -> np.ndar
     return votes / votes.sum()
 
 
+def summary_incomplete(summary: dict[str, Any]) -> bool:
+    """Whether a summary covers only part of its video (``"complete": false`` or ``"stopped_early": true``,
+    as an interrupted or stopped ``ferkit analyze`` records)."""
+    return summary.get("complete") is False or bool(summary.get("stopped_early"))
+
+
+def summary_paths(results: str | Path) -> list[Path]:
+    """The ``*.summary.json`` files :func:`find_summaries` reads (without reading them)."""
+    results = Path(results)
+    return sorted(results.rglob("*.summary.json")) if results.is_dir() else []
+
+
 def find_summaries(results: str | Path) -> list[SummaryFile]:
     """The ``*.summary.json`` files under ``results`` (searched recursively), with the video each
     records; a file that is not a ferkit summary is refused with its path."""
@@ -146,7 +161,7 @@ def find_summaries(results: str | Path) -> list[SummaryFile]:
     if not results.is_dir():
         raise InputError(f"{results}: not a folder (expected the folder `ferkit analyze --out-dir` wrote)")
     out = []
-    for path in sorted(results.rglob("*.summary.json")):
+    for path in summary_paths(results):
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -222,7 +237,9 @@ def score_videos(results: str | Path, labels_csv: str | Path, rules: tuple[str, 
 
     The report lists the label rows with no summary (``missing``: the videos as written in the
     CSV) and the summaries with no label (``unlabelled``: the videos as their summaries record them);
-    ``matches`` maps each scored label's video to the video of its summary."""
+    ``matches`` maps each scored label's video to the video of its summary; ``incomplete`` lists the
+    scored videos whose summary covers only part of the video (``"complete": false`` or
+    ``"stopped_early": true``): they are scored on the frames analysed, and a warning names them."""
     for rule in rules:
         check_choice("", "rule", rule, RULES)
     rows = read_label_rows(labels_csv)
@@ -237,11 +254,16 @@ def score_videos(results: str | Path, labels_csv: str | Path, rules: tuple[str, 
             f"no labelled video has a summary under {results}: the labels name {_some([r.video for r in rows])}; "
             f"the summaries are for {_some([s.video for s in summaries])}"
         )
+    incomplete = [video for video, s in matched.items() if summary_incomplete(s.summary)]
     report: dict[str, Any] = {
         "space": space, "classes": list(classes), "videos": len(rows), "scored": len(matched),
         "missing": [r.video for r in missing], "unlabelled": [s.video for s in unlabelled],
+        "incomplete": incomplete,
         "matches": {video: s.video for video, s in matched.items()}, "rules": {},
     }
+    if incomplete:
+        log.warning("%d scored video(s) were analysed only in part (interrupted or stopped early): %s",
+                    len(incomplete), _some(incomplete))
     for rule in rules:
         y_true, probs, none = [], [], 0
         for video, s in matched.items():
@@ -277,6 +299,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"labelled but no results for {len(report['missing'])}: {_some(report['missing'], 10)}")
     if report.get("unlabelled"):
         lines.append(f"results but no label for {len(report['unlabelled'])}: {_some(report['unlabelled'], 10)}")
+    if report.get("incomplete"):
+        lines.append(f"note: {len(report['incomplete'])} scored video(s) were analysed only in part (interrupted or "
+                     f"stopped early; scored on the frames analysed): {_some(report['incomplete'], 10)}")
     lines += ["", "| rule | n | accuracy | balanced acc. | macro-F1 | no face |", "|---|---|---|---|---|---|"]
     for rule, r in report["rules"].items():
         if "accuracy" not in r:
