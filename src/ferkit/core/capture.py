@@ -16,6 +16,7 @@ import numpy as np
 
 from ferkit.core.errors import InputError, MissingInputError, OptionError
 from ferkit.core.options import check_float, check_int
+from ferkit.core.stderr import run_capturing_stderr
 from ferkit.core.video_file import VideoFrame, VideoInfo, VideoReader
 
 log = logging.getLogger(__name__)
@@ -68,20 +69,21 @@ class CaptureSource:
         if self.device is not None:
             if sys.platform.startswith("linux") and not os.path.exists(f"/dev/video{self.device}"):
                 raise InputError(f"camera {self.device}: no such device (/dev/video{self.device} does not exist)")
-            cap = cv2.VideoCapture(self.device)
+            cap, said = cv2.VideoCapture(self.device), ""
             what = f"camera {self.device}"
         else:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(OPEN_TIMEOUT_S * 1000),
                       cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(READ_TIMEOUT_S * 1000)]
-            try:
-                cap = cv2.VideoCapture(self.spec, cv2.CAP_ANY, params)
+            try:  # FFmpeg's own lines (connection refused...) are caught and reported with the source
+                cap, said = run_capturing_stderr(cv2.VideoCapture, self.spec, cv2.CAP_ANY, params)
             except cv2.error:
-                cap = cv2.VideoCapture(self.spec)
+                cap, said = run_capturing_stderr(cv2.VideoCapture, self.spec)
             what = self.spec
         if not cap.isOpened():
             cap.release()
+            why = " ".join(said.split())[:300]
             raise InputError(f"{what}: cannot open this video source (no such device, an unreachable URL, "
-                             "or a format OpenCV cannot read)")
+                             "or a format OpenCV cannot read)" + (f": {why}" if why else ""))
         self._cap = cap
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)

@@ -9,13 +9,8 @@ instead of an unattributed line on stderr."""
 
 from __future__ import annotations
 
-import atexit
 import io
-import os
 import re
-import sys
-import tempfile
-import threading
 import warnings
 from pathlib import Path
 
@@ -23,6 +18,7 @@ import cv2
 import numpy as np
 
 from ferkit.core.errors import InputError, MissingInputError
+from ferkit.core.stderr import run_capturing_stderr
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 
@@ -259,43 +255,11 @@ def pil_to_array(image) -> np.ndarray:
 
 # --- decoder messages -------------------------------------------------------------------------
 
-_STDERR_LOCK = threading.Lock()
-_CAPTURE = None
-
 
 def _decode_capturing_stderr(buf: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
     """``cv2.imdecode``, with what the C decoders print on the process's stderr (libjpeg's
-    warnings, OpenCV's log lines) caught and returned instead, so it is reported with its file.
-
-    While a decode runs, file descriptor 2 points to a temporary file; decodes are serialised so
-    each message belongs to its image (a line another thread writes to stderr meanwhile would be
-    taken for the decoder's)."""
-    with _STDERR_LOCK:
-        try:
-            sys.stderr.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
-        try:
-            saved = os.dup(2)
-        except OSError:  # no stderr to catch
-            return cv2.imdecode(buf, flags), ""
-        try:
-            global _CAPTURE
-            if _CAPTURE is None:  # one file for the process's life: no file made per image
-                _CAPTURE = tempfile.TemporaryFile()
-                atexit.register(_CAPTURE.close)
-            tmp = _CAPTURE
-            tmp.seek(0)
-            tmp.truncate()
-            os.dup2(tmp.fileno(), 2)
-            try:
-                image = cv2.imdecode(buf, flags)
-            finally:
-                os.dup2(saved, 2)
-            tmp.seek(0)
-            text = tmp.read(64 * 1024).decode("utf-8", "replace")
-        finally:
-            os.close(saved)
+    warnings, OpenCV's log lines) caught and returned instead, so it is reported with its file."""
+    image, text = run_capturing_stderr(cv2.imdecode, buf, flags)
     return image, _one_line(text)
 
 
