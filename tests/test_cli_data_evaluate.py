@@ -58,7 +58,7 @@ def test_data_info_out_overwrite_and_json(tmp_path, capsys):
         main(["data", "info", str(data), "--json", str(tmp_path / "x.json")])
     assert exc.value.code == 2
     assert main(["data", "info", str(data), "--out", str(data), "--overwrite"]) == 2
-    assert "is an input" in capsys.readouterr().err
+    assert "is one of the inputs" in capsys.readouterr().err
 
 
 def test_data_info_reports_a_row_without_usage_and_an_empty_class_folder(tmp_path, capsys):
@@ -162,3 +162,47 @@ def test_evaluate_the_bundled_model_by_file_and_by_name(tmp_path, capsys):
     assert main(["evaluate", "default", "--data", str(data), "--json", "--no-progress"]) == 0
     by_name = json.loads(capsys.readouterr().out)
     assert by_name["accuracy"] == by_file["accuracy"]
+
+
+def test_data_info_on_an_npz_with_no_images(tmp_path, capsys):
+    data = tmp_path / "empty.npz"
+    np.savez(data, images=np.zeros((0, 48, 48), np.uint8), labels=np.zeros(0, np.int64))
+    assert main(["data", "info", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert f"{data}: no images" in err and "Traceback" not in err
+
+
+def test_outputs_under_a_file_or_in_a_read_only_place_are_refused_first(tmp_path, stub_model, capsys):
+    import os
+
+    data = small_npz(tmp_path / "d.npz")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["data", "info", str(data), "--out", str(blocker / "info.json")]) == 2
+    assert "cannot create its folder" in capsys.readouterr().err
+    assert main(["evaluate", "stub", "--data", str(data), "--out", str(blocker / "sub" / "r.json")]) == 2
+    assert "cannot create its folder" in capsys.readouterr().err and stub_model.calls == 0
+    assert main(["evaluate", "stub", "--data", str(data), "--out", str(tmp_path)]) == 2  # not a .json
+    assert main(["data", "info", str(data), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        try:
+            assert main(["evaluate", "stub", "--data", str(data), "--out", str(ro / "r.json")]) == 2
+            assert "no permission" in capsys.readouterr().err and stub_model.calls == 0
+            assert main(["data", "info", str(data), "--out", str(ro / "i.json")]) == 2
+            assert "no permission" in capsys.readouterr().err
+        finally:
+            ro.chmod(0o700)
+        assert not list(ro.iterdir())
+
+
+def test_models_with_a_pattern_matching_nothing(capsys):
+    assert main(["models", "nomatch"]) == 0
+    out = capsys.readouterr().out
+    assert "no model or detector matches 'nomatch'" in out and "description" not in out
+    assert main(["models", "haar*"]) == 0
+    out = capsys.readouterr().out
+    assert "haar" in out and "mini_xception" not in out and "blazeface" not in out

@@ -55,3 +55,19 @@ def test_bad_split_options_are_option_errors(toy_dataset):
         group_split(ds, val=0.6, test=0.5)
     with pytest.raises(OptionError, match="split must be one of train, val, test, all; got 'dev'"):
         toy_dataset.select_split("dev")
+
+
+def test_a_class_smaller_than_the_folds_is_one_ferkit_warning(caplog):
+    import warnings
+
+    ds = grouped(n_subjects=30, per=1)
+    labels = np.arange(30) % 6
+    labels[:2] = 6  # 'neutral' (index 6) has only 2 images
+    ds = FaceDataset(ds.images, labels, EMOTIONS, groups=ds.groups, name="tiny")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's UserWarning must not escape
+        with caplog.at_level("WARNING", logger="ferkit.data"):
+            folds = group_kfold(ds, k=5)
+    assert len(folds) == 5
+    msgs = [r.getMessage() for r in caplog.records if r.name == "ferkit.data"]
+    assert len(msgs) == 1 and f"class {EMOTIONS[6]!r} has only 2" in msgs[0], msgs

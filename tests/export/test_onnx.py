@@ -43,3 +43,20 @@ def test_onnx_metadata_and_no_overwrite(tmp_path, checkpoint):
     with pytest.raises(FileExistsError):
         export_onnx(checkpoint, out)
     export_onnx(checkpoint, out, overwrite=True)
+
+
+def test_export_checks_before_work(tmp_path, checkpoint):
+    from ferkit.core.errors import OptionError, OutputExistsError
+    from ferkit.export.onnx import opset_range
+
+    before = checkpoint.read_bytes()
+    with pytest.raises(OutputExistsError, match="is the checkpoint"):
+        export_onnx(checkpoint, checkpoint, overwrite=True)
+    assert checkpoint.read_bytes() == before
+    lo, hi = opset_range()
+    assert lo <= 17 <= hi
+    with pytest.raises(OptionError, match="opset"):
+        export_onnx(checkpoint, tmp_path / "m.onnx", opset=hi + 1)
+    with pytest.raises(OptionError, match=".onnx"):
+        export_onnx(checkpoint, tmp_path / "other.pt")
+    assert not (tmp_path / "m.onnx").exists()

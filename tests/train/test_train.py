@@ -274,3 +274,50 @@ def test_resume_rebuilds_the_checkpoints_model(tmp_path, toy_dataset, caplog):
     with pytest.raises(ResumeError, match="no optimizer state"):
         train(tiny_config(tmp_path / "run", epochs=3), resume=tmp_path / "run" / "best.pt", dataset=toy_dataset,
               progress=False)
+
+
+def test_resume_checks_the_dataset_and_warns_only_for_another_model(tmp_path, toy_dataset, caplog):
+    from ferkit.data import FaceDataset
+    from ferkit.models.checkpoint import read_checkpoint
+
+    # trained with a list in model_cfg (as from TOML); resumed with the same values as a tuple: no warning
+    train(tiny_config(tmp_path / "run", epochs=1, model_cfg={"widths": [8, 16], "dropout": 0.0}),
+          dataset=toy_dataset, progress=False)
+    state = read_checkpoint(tmp_path / "run" / "last.pt")
+    record = state["dataset_record"]
+    assert record["n"] == len(toy_dataset) and record["name"] == "synthetic" and len(record["fingerprint"]) == 16
+    with caplog.at_level(logging.WARNING, logger="ferkit.train"):
+        result = train(tiny_config(tmp_path / "run", epochs=2, model_cfg={"widths": (8, 16), "dropout": 0.0}),
+                       resume=tmp_path / "run" / "last.pt", dataset=toy_dataset, progress=False)
+    assert result.epochs_run == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
+    # the same classes, other images: refused, before any warning about the model
+    other = FaceDataset(255 - toy_dataset.images, toy_dataset.labels, toy_dataset.classes, split=toy_dataset.split,
+                        name="synthetic")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ferkit.train"), pytest.raises(ResumeError, match="same dataset"):
+        train(tiny_config(tmp_path / "run", epochs=3, model="resnet", model_cfg={"widths": (4, 8)}),
+              resume=tmp_path / "run" / "last.pt", dataset=other, progress=False)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    fewer = toy_dataset.subset(np.arange(len(toy_dataset) - 7))
+    with pytest.raises(ResumeError, match="133 images"):
+        train(tiny_config(tmp_path / "run", epochs=3), resume=tmp_path / "run" / "last.pt", dataset=fewer,
+              progress=False)
+
+
+def test_out_under_a_file_or_read_only_is_refused_before_work(tmp_path, toy_dataset):
+    import os
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot create its folder"):
+        train(tiny_config(blocker / "run"), dataset=toy_dataset, progress=False)
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        try:
+            with pytest.raises(OutputError, match="no permission"):
+                train(tiny_config(ro / "run"), dataset=toy_dataset, progress=False)
+        finally:
+            ro.chmod(0o700)

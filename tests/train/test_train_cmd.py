@@ -134,3 +134,12 @@ print("HEAVY", sorted(m for m in ("torch", "numpy", "sklearn", "matplotlib", "fe
     assert "--arch NAME" in out.stdout and "--overwrite" in out.stdout
     assert "--model" not in out.stdout.split("HEAVY")[0]
     assert out.stdout.strip().splitlines()[-1] == "HEAVY []", out.stdout + out.stderr
+
+
+def test_out_under_a_file_is_one_line_for_train_and_folds(tmp_path, npz, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = run(capsys, "--data", npz, "--out", blocker / "run", "--epochs", "1", *TINY)
+    assert code == 2 and "cannot create its folder" in err and "Traceback" not in err
+    code, out, err = run(capsys, "--data", npz, "--out", blocker / "cv", "--folds", "2", "--epochs", "1", *TINY)
+    assert code == 2 and "cannot create its folder" in err and "Traceback" not in err

@@ -213,7 +213,41 @@ def test_score_videos_cli_out_overwrite_and_json(same_names, tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(out.read_text()) and printed["matches"]["b/clip.mp4"] == "/data/b/clip.mp4"
     assert main(["score-videos", str(same_names), "--labels", str(labels), "--out", str(labels), "--overwrite"]) == 2
-    assert "is an input" in capsys.readouterr().err
+    assert "is one of the inputs" in capsys.readouterr().err
     labels.write_text("video,label\nclip.mp4,happy\n")
     assert main(["score-videos", str(same_names), "--labels", str(labels)]) == 2
     assert "'clip.mp4' (line 2) matches /data/a/clip.mp4, /data/b/clip.mp4" in capsys.readouterr().err
+
+
+def test_score_videos_refuses_an_out_that_is_a_summary_and_checks_out_first(results, tmp_path, capsys):
+    from ferkit.cli import main
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\na.mp4,happy\nc.mp4,neutral\n")
+    target = results / "a.summary.json"
+    before = target.read_text()
+    assert main(["score-videos", str(results), "--labels", str(labels), "--out", str(target), "--overwrite"]) == 2
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert target.read_text() == before
+    # a parent that is a file: one line, before any work
+    out = tmp_path / "labels.csv" / "score.json"
+    assert main(["score-videos", str(results), "--labels", str(labels), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot create its folder" in err and "Traceback" not in err
+
+
+def test_incomplete_summaries_are_scored_with_a_note(results, tmp_path, caplog):
+    path = results / "a.summary.json"
+    s = json.loads(path.read_text())
+    s.update(complete=False, stopped_early=True)
+    path.write_text(json.dumps(s))
+    c = json.loads((results / "c.summary.json").read_text())
+    c.update(complete=True, stopped_early=False)
+    (results / "c.summary.json").write_text(json.dumps(c))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\na.mp4,happy\nc.mp4,neutral\n")
+    with caplog.at_level("WARNING", logger="ferkit.video"):
+        report = score_videos(results, labels, ("vote",))
+    assert report["incomplete"] == ["a.mp4"] and report["rules"]["vote"]["n"] == 2
+    assert "1 scored video(s) were analysed only in part" in format_report(report)
+    assert any("a.mp4" in r.getMessage() for r in caplog.records)

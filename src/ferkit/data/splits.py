@@ -31,8 +31,8 @@ def group_kfold(ds: FaceDataset, k: int = 5, seed: int = 0) -> list[tuple[np.nda
     counts = np.bincount(ds.labels, minlength=len(ds.classes))
     few = [(ds.classes[c], int(counts[c])) for c in np.flatnonzero((counts > 0) & (counts < k))]
     if few:
-        log.warning("%s: %s fewer images than the %d folds of the split, so some folds have none of %s",
-                    ds.name, ", ".join(f"class {name!r} has only {n}" for name, n in few), k,
+        log.warning("%s: %s, fewer than the %d folds of the split, so some folds have none of %s",
+                    ds.name, ", ".join(f"class {name!r} has only {n} images" for name, n in few), k,
                     "it" if len(few) == 1 else "them")
     return splits
 

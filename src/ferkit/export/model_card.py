@@ -101,9 +101,15 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(card: dict, stem: str | Path) -> tuple[Path, Path]:
+def card_paths(stem: str | Path) -> tuple[Path, Path]:
+    """The files a model card with ``stem`` makes: ``STEM.json`` and ``STEM.md``."""
     stem = Path(stem)
-    js, md = stem.with_suffix(".json"), stem.with_suffix(".md")
+    return stem.with_suffix(".json"), stem.with_suffix(".md")
+
+
+def write_model_card(card: dict, stem: str | Path) -> tuple[Path, Path]:
+    js, md = card_paths(stem)
+    js.parent.mkdir(parents=True, exist_ok=True)
     js.write_text(json.dumps(card, indent=2) + "\n")
     md.write_text(card_markdown(card))
     return js, md

@@ -10,14 +10,50 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from ferkit.core.errors import MissingInputError, OptionError, OutputExistsError
+from ferkit.core.outputs import check_writable
 from ferkit.infer.classifier import METADATA_KEY
 from ferkit.models.checkpoint import load_checkpoint
 
+#: the lowest opset ferkit exports to (older ones lack operators the models use)
+MIN_OPSET = 9
+
+
+def opset_range() -> tuple[int, int]:
+    """The ONNX opsets this PyTorch's (TorchScript) exporter writes, lowest and highest."""
+    try:
+        from torch.onnx import _constants
+
+        lo = max(MIN_OPSET, int(_constants.ONNX_MIN_OPSET))
+        hi = int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", _constants.ONNX_MAX_OPSET))
+    except (ImportError, AttributeError):
+        lo, hi = MIN_OPSET, 20
+    return lo, hi
+
+
+def check_export(checkpoint: str | Path, out: str | Path, opset: int = 17, overwrite: bool = False) -> Path:
+    """Check before any work, creating nothing, that ``checkpoint`` can be exported to ``out``: an
+    existing checkpoint, an ``.onnx`` output that is not the checkpoint, not a folder, not existing
+    (unless ``overwrite``) and in a writable place, and an opset this PyTorch exports."""
+    out = Path(out)
+    if not Path(checkpoint).exists():
+        raise MissingInputError(f"{checkpoint}: no such checkpoint")
+    if out.resolve() == Path(checkpoint).resolve():
+        raise OutputExistsError(f"{out}: is the checkpoint being exported; an output never replaces an input "
+                                "(give another --out, ending in .onnx)")
+    if out.suffix.lower() != ".onnx":
+        raise OptionError(f"the output must be an .onnx file, got {str(out)!r}")
+    lo, hi = opset_range()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not lo <= opset <= hi:
+        raise OptionError(f"opset must be a whole number in {lo}..{hi} (what this PyTorch {torch.__version__} "
+                          f"exports), got {opset!r}")
+    check_writable(out, overwrite=overwrite, inputs=[checkpoint])
+    return out
+
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, overwrite: bool = False) -> Path:
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    """Export ``checkpoint`` to the ONNX file ``out`` (checked first: :func:`check_export`)."""
+    out = check_export(checkpoint, out, opset=opset, overwrite=overwrite)
     model, state = load_checkpoint(checkpoint)
     model = model.to(memory_format=torch.contiguous_format).float().eval()
     s = state["preprocess"]["input_size"]
