@@ -228,7 +228,7 @@ def test_unreadable_inputs_raise_user_errors(tmp_path):
         load_image(tmp_path / "none.png")
     with pytest.raises(FileNotFoundError):
         load_image(str(tmp_path / "none.png"))
-    with pytest.raises(ImageReadError, match="directory"):
+    with pytest.raises(ImageReadError, match="is a folder, expected an image"):
         load_image(tmp_path)
     for name, data in [("empty.png", b""), ("text.png", b"hello, not an image" * 10)]:
         path = write(tmp_path / name, data)

@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferkit.core.errors import InputError, MissingInputError
+from ferkit.core.errors import InputError
+from ferkit.core.paths import require_file
 from ferkit.core.stderr import run_capturing_stderr
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
@@ -53,11 +54,7 @@ def read_image_notes(path: str | Path) -> tuple[np.ndarray, list[str]]:
     used", "multi-page TIFF: first of 3 pages used", "JPEG data damaged: decoded with errors
     (...)". A truncated JPEG (no end-of-image marker) and anything the decoders refuse raise
     :class:`ImageReadError` naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise MissingInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageReadError(f"{path}: is a directory, not an image")
+    path = require_file(path, "an image", ImageReadError)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -7,17 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit.core.errors import InputError, MissingInputError
+from ferkit.core.errors import InputError
+from ferkit.core.paths import require_file
 
 
 def open_npz(path: str | Path, required: set[str]):
     """``np.load`` of an npz holding at least ``required``, with clear errors for a missing path, a
     file that is not an npz, and missing arrays (the caller closes it: ``with open_npz(...) as data``)."""
-    path = Path(path)
-    if not path.exists():
-        raise MissingInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected an .npz file")
+    path = require_file(path, "an .npz file")
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:

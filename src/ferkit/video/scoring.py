@@ -24,6 +24,7 @@ import numpy as np
 from ferkit.core.errors import InputError, MissingInputError
 from ferkit.core.labels import ALIASES, EMOTIONS, SENTIMENTS, canonical_name
 from ferkit.core.options import check_choice
+from ferkit.core.paths import require_file
 from ferkit.evaluate.metrics import classification_metrics
 
 log = logging.getLogger("ferkit.video")
@@ -60,11 +61,7 @@ def read_label_rows(path: str | Path) -> list[LabelRow]:
     """The rows of a ``video,label`` CSV (header required, any case; a UTF-8 byte-order mark is fine).
     A row with an empty video or label, and one video given two different labels, are refused with
     their line numbers; a row repeated with the same label counts once."""
-    path = Path(path)
-    if not path.exists():
-        raise MissingInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a CSV file with the columns video,label")
+    path = require_file(path, "a CSV file with the columns video,label")
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
