@@ -134,3 +134,13 @@ def test_results_behave_like_their_list_of_faces():
     result = ImageResult("a.png", 64, 48, [face(EMOTIONS), face(EMOTIONS, 1)], classes=EMOTIONS)
     assert len(result) == 2 and result[1].box[0] == 11 and [f.box[0] for f in result] == [10, 11]
     assert ImageResult.failed("x", "bad").status == "error"
+
+
+def test_records_without_faces_stay_apart_when_read_back(tmp_path):
+    failed = [ImageResult.failed(None, "bad array", EMOTIONS).to_dict() for _ in range(2)]
+    for fmt in ("csv", "parquet"):
+        path = tmp_path / f"r{FORMATS[fmt].suffix}"
+        with ResultWriter(path, "image", EMOTIONS) as w:
+            for r in failed:
+                w.write(r)
+        assert len(read_records(path)) == 2, fmt

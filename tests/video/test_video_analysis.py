@@ -89,23 +89,24 @@ def test_interrupt_and_resume_equal_an_uninterrupted_run(recognizer, long_video,
     full = VideoOutputs.in_folder(tmp_path / "full", "v", fmt)
     analyze_source(recognizer, str(long_video), full, options, progress=False)
     part = VideoOutputs.in_folder(tmp_path / "part", "v", fmt, tmp_path / "part" / "v.mp4")
-    # interrupted by Ctrl-C after 23 frames
+    # Ctrl-C in the middle of the 24th frame: the stream has already tracked it, but not classified it
     calls = {"n": 0}
-    from ferkit.infer.stream import FaceStream
+    from ferkit.infer.pipeline import FacePipeline
 
-    original = FaceStream.process
+    original = FacePipeline.classify
 
-    def process_then_stop(self, *a, **k):
+    def classify_then_stop(self, *a, **k):
         calls["n"] += 1
         if calls["n"] == 24:
             raise KeyboardInterrupt
         return original(self, *a, **k)
 
-    monkeypatch.setattr(FaceStream, "process", process_then_stop)
+    monkeypatch.setattr(FacePipeline, "classify", classify_then_stop)
     with pytest.raises(VideoInterrupted) as stop:
         analyze_source(recognizer, str(long_video), part, options, progress=False)
-    monkeypatch.setattr(FaceStream, "process", original)
+    monkeypatch.setattr(FacePipeline, "classify", original)
     assert not stop.value.summary["complete"] and stop.value.summary["frames_sampled"] == 23
+    assert json.loads(part.state.read_text())["records"] == 23
     assert json.loads(part.summary.read_text())["complete"] is False
     assert part.state.exists()
     summary = analyze_source(recognizer, str(long_video), part, options, resume=True, progress=False)
@@ -264,3 +265,15 @@ def test_corrupt_frames_in_the_middle_are_skipped_and_counted(recognizer, tmp_pa
     assert summary["complete"]  # the rest of the file was analysed
     frames = [r.frame for r in recognizer.analyze_video(path)]
     assert frames == sorted(set(frames)) and frames[-1] == 39  # right numbers after the damage
+
+
+def test_results_shorter_than_their_resume_state_are_refused(recognizer, long_video, tmp_path):
+    part = VideoOutputs.in_folder(tmp_path, "v", "json")
+    analyze_source(recognizer, str(long_video), part, VideoOptions(every=2), progress=False, max_frames=10)
+    records = json.loads(part.rows.read_text())
+    part.rows.write_text(json.dumps(records[:6]))  # 4 records lost after the state was saved
+    with pytest.raises(ResumeError, match="holds 6 records where its resume state says 10"):
+        analyze_source(recognizer, str(long_video), part, VideoOptions(every=2), resume=True, progress=False)
+    part.state.write_text("{}")
+    with pytest.raises(ResumeError, match="another ferkit version|damaged"):
+        analyze_source(recognizer, str(long_video), part, VideoOptions(every=2), resume=True, progress=False)

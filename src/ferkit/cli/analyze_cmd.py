@@ -63,14 +63,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {', '.join(unused)} apply to videos only; no video was given", file=sys.stderr)
     if items and args.out and videos:
         raise OptionError("with videos and images together, put video results in --out-dir")
+    inputs = tuple(i.path for i in everything if not i.error)
     if items and args.out:
         from ferkit.core.outputs import check_writable
 
-        check_writable(args.out, overwrite=args.overwrite)  # before any work
+        check_writable(args.out, overwrite=args.overwrite, inputs=inputs)  # before any work
+    if args.annotate and not is_video(args.annotate):  # a folder: never inside an input folder
+        from ferkit.infer.batch import check_outside
+
+        check_outside(args.annotate, [a for a in args.paths if Path(a).is_dir()])
     with Recognizer(recognizer_options(args)) as recognizer:
         failed_videos, code = 0, 0
         if videos:
-            failed_videos, interrupted = run_videos(args, recognizer, videos, alone=not items)
+            failed_videos, interrupted = run_videos(args, recognizer, videos, alone=not items, inputs=inputs)
             if interrupted:
                 return 130
         if items:
@@ -146,7 +151,8 @@ def summary_line(summary: dict) -> str:
             f"sentiment {overall['sentiment_by_mean']}")
 
 
-def run_videos(args: argparse.Namespace, recognizer, videos: list[str], alone: bool) -> tuple[int, bool]:
+def run_videos(args: argparse.Namespace, recognizer, videos: list[str], alone: bool,
+               inputs: tuple = ()) -> tuple[int, bool]:
     """Analyse each video; returns (number failed, interrupted)."""
     from ferkit.core.errors import InputError, MissingInputError
     from ferkit.video.loop import VideoInterrupted, analyze_source
@@ -155,12 +161,12 @@ def run_videos(args: argparse.Namespace, recognizer, videos: list[str], alone: b
     plans = plan_outputs(videos, args.out, args.out_dir, args.annotate, args.format, alone)
     options = video_options(args)
     for outputs in plans:  # every output checked before the first video starts
-        outputs.check(None, args.overwrite, args.resume)
+        outputs.check(None, args.overwrite, args.resume, inputs)
     failed = 0
     for video, outputs in zip(videos, plans):
         try:
             summary = analyze_source(recognizer, video, outputs, options, resume=args.resume,
-                                     overwrite=args.overwrite, progress=not args.no_progress)
+                                     overwrite=args.overwrite, progress=not args.no_progress, inputs=inputs)
         except VideoInterrupted as stop:
             print(summary_line(stop.summary) + " (interrupted; results so far are saved)", file=sys.stderr)
             return failed, True

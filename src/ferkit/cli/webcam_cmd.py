@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     with Recognizer(recognizer_options(args)) as recognizer:
         try:
             summary = analyze_source(recognizer, args.source, outputs, video_options(args), overwrite=args.overwrite,
-                                     progress=not args.no_progress, show=args.show, max_frames=args.max_frames)
+                                     progress=not args.no_progress, show=args.show, max_frames=args.max_frames,
+                                     resumable=False)
         except VideoInterrupted as stop:
             summary, code = stop.summary, 130
     shown = {k: summary[k] for k in ("video", "frames_sampled", "tracks", "main_track", "overall")}

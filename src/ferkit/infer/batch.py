@@ -75,6 +75,16 @@ def expand_inputs(args: Iterable[str | Path], video: bool = False) -> list[Input
     return items
 
 
+def check_outside(folder: str | Path, input_folders: Iterable[str | Path]) -> None:
+    """Refuse an output folder inside an input folder: its files would be read back as inputs."""
+    target = Path(folder).resolve()
+    for given in input_folders:
+        top = Path(given).resolve()
+        if target == top or top in target.parents:
+            raise OptionError(f"{folder}: is inside the input folder {given}; annotated copies there "
+                              "would be read back as inputs next time: choose a folder outside it")
+
+
 class Annotator:
     """Writes annotated copies under ``folder``, mirroring the inputs' relative names; refuses to
     write over an input, and keeps an existing file unless ``overwrite``."""
@@ -84,12 +94,7 @@ class Annotator:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise OptionError(f"{self.folder}: --annotate needs a folder, and this is a file")
-        target = self.folder.resolve()
-        for given in input_folders:
-            top = Path(given).resolve()
-            if target == top or top in target.parents:
-                raise OptionError(f"{self.folder}: is inside the input folder {given}; annotated copies there "
-                                  "would be read back as inputs next time: choose a folder outside it")
+        check_outside(self.folder, input_folders)
         self.overwrite = overwrite
         self.protected = {Path(p).resolve() for p in inputs}
         self.written: set[Path] = set()

@@ -46,6 +46,7 @@ class Recognizer:
 
     @property
     def classes(self) -> tuple[str, ...]:
+        self._check_open()
         return self.pipeline.classes
 
     def _check_open(self) -> None:
@@ -79,6 +80,7 @@ class Recognizer:
         result with ``status`` "error" and None."""
         import cv2
 
+        self._check_open()  # a closed Recognizer is the caller's mistake, not the image's
         try:
             return self._analyze(image)
         except (InputError, OSError) as exc:
@@ -105,8 +107,9 @@ class Recognizer:
                                                                          start_frame=start_frame))
 
     def close(self) -> None:
+        """No more calls; the detector and model are freed once no stream opened from it is in use."""
         self.closed = True
-        self.pipeline = None  # frees the ONNX Runtime sessions
+        self.pipeline = None
 
     def __enter__(self) -> Recognizer:
         return self

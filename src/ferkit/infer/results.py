@@ -198,10 +198,11 @@ def rows_to_records(rows: Iterable[dict[str, Any]], kind: str, classes: Sequence
         base = {k: _value(row.get(k), k) for k in RECORD_FIELDS[kind]}
         if kind == "image":
             base["notes"] = base["notes"].split(NOTES_SEPARATOR) if base["notes"] else []
-        if not records or records[-1][key_field] != base[key_field] or _value(row.get("face"), "face") == 0 \
-                and records[-1]["faces"]:
+        face_index = _value(row.get("face"), "face")
+        # a record starts with its first face (0), or is a row of its own when it has none
+        if not records or face_index in (None, 0) or records[-1][key_field] != base[key_field]:
             records.append({**base, "faces": []})
-        if _value(row.get("face"), "face") is None:
+        if face_index is None:
             continue
         face = {
             "box": [_value(row.get(k), k) for k in ("x", "y", "w", "h")],

@@ -3,8 +3,9 @@ uses): ``json`` (a list of records), ``jsonl`` (a record per line), ``csv`` and 
 per face, see :mod:`ferkit.infer.results`).
 
 Writers write as results come: JSON Lines and CSV line by line (flushed, so an interrupted run keeps
-what it did), Parquet in row groups and JSON as a growing list closed on ``close()`` — each into
-the final file as it goes, never held whole in memory until the end. An existing file is refused
+what it did) and JSON as a growing list closed on ``close()``, into the final file; Parquet in row
+groups into ``NAME.parquet.tmp``, which replaces the output on ``close()``. None holds all results in
+memory until the end. An existing file is refused
 unless ``overwrite``, or continued with ``resume``."""
 
 from __future__ import annotations
@@ -80,9 +81,9 @@ class ResultWriter:
             (self._open_parquet if self.format.name == "parquet" else self._open_json)(old)
             return
         if continuing:
-            _cut_file(self.path, keep_bytes)
             if self.format.name == "csv":
-                self._check_csv_header()
+                self._check_csv_header()  # before cutting anything
+            _cut_file(self.path, keep_bytes)
         self._file = _open(self.path, "a" if continuing else "w")
         if self.format.name == "csv":
             self._csv = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")

@@ -16,6 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ferkit.core.errors import OptionError, ResumeError
+from ferkit.core.outputs import check_writable
 from ferkit.infer.annotate import draw_faces
 from ferkit.infer.options import VideoOptions
 from ferkit.infer.tables import ResultWriter, read_records
@@ -54,10 +55,13 @@ def is_file_source(source) -> bool:
 
 def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, options: VideoOptions | None = None, *,
                    resume: bool = False, overwrite: bool = False, progress: bool = True, show: bool = False,
-                   max_frames: int | None = None, state_every_s: float = 2.0) -> dict[str, Any]:
+                   max_frames: int | None = None, state_every_s: float = 2.0, resumable: bool = True,
+                   inputs: tuple = ()) -> dict[str, Any]:
     """Analyse ``source`` (a video file path, a device index such as "0", or a stream URL) and
     return its summary (also written to ``outputs.summary``). Raises an InputError for a source
-    that cannot be read and ``VideoInterrupted`` (after saving everything) on Ctrl-C."""
+    that cannot be read and ``VideoInterrupted`` (after saving everything) on Ctrl-C. ``resumable``:
+    keep a resume state while the run is unfinished (file sources with per-frame results);
+    ``inputs``: every input of the run, which no output may replace."""
     outputs = outputs or VideoOutputs()
     options = options or VideoOptions()
     is_file = is_file_source(source)
@@ -68,11 +72,11 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         raise OptionError(f"--resume continues a video file; {source} is a live source")
     if resume and outputs.rows is None:
         raise OptionError("--resume needs the per-frame results (--out or --out-dir) of the interrupted run")
-    outputs.check(Path(source) if is_file else None, overwrite, resume)
+    outputs.check(Path(source) if is_file else None, overwrite, resume, inputs)
 
     state, start_frame, kept = None, 0, []
     resumer = None
-    if is_file and outputs.rows is not None:
+    if is_file and outputs.rows is not None and resumable:
         path = Path(source)
         fingerprint = {"name": path.name, **file_fingerprint(path)} if path.is_file() else {"name": path.name}
         resumer = ResumeState(outputs.state, fingerprint, results_options(recognizer, options))
@@ -88,15 +92,28 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         state = resumer.load()
         start_frame = state["frames_done"] + 1
         kept = read_records(outputs.rows)[: state["records"]]
+        if len(kept) != state["records"]:
+            raise ResumeError(f"{outputs.rows}: holds {len(kept)} records where its resume state says "
+                              f"{state['records']} (damaged or cut); use --overwrite to start again")
 
+    annotated = outputs.annotated
+    if annotated is not None and start_frame > 0:
+        annotated = annotated.with_name(f"{annotated.stem}.from-frame-{start_frame}{annotated.suffix}")
+        log.warning("resuming: the annotated video of the remaining frames goes to %s", annotated)
+    if annotated is not None:
+        check_writable(annotated, overwrite=overwrite, inputs=inputs)
     frames = recognizer.analyze_video(source, options, start_frame=start_frame)
     reader, stream = frames.source, frames.stream
     info = reader.info
-    if state is not None:
-        stream.load_state_dict(state["stream"])
     builder = SummaryBuilder(recognizer.classes, recognizer.options.sentiment_map)
     builder.extend(kept)
     try:
+        if state is not None:
+            try:
+                stream.load_state_dict(state["stream"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ResumeError(f"{outputs.state}: damaged resume state ({exc!r}); use --overwrite to start "
+                                  "again") from None
         writer = (ResultWriter(outputs.rows, "frame", recognizer.classes, overwrite=overwrite and not resume,
                                resume=resume, keep_bytes=state["rows_bytes"] if state else None,
                                keep_records=state["records"] if state else None)
@@ -104,16 +121,15 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
     except BaseException:
         reader.close()
         raise
-    annotated = outputs.annotated
-    if annotated is not None and start_frame > 0:
-        annotated = annotated.with_name(f"{annotated.stem}.from-frame-{start_frame}{annotated.suffix}")
-        log.warning("resuming: the annotated video of the remaining frames goes to %s", annotated)
+    # a resume point is saved only for frames whose record is written whole; Parquet's rows reach the
+    # file only when it is closed, so its point is saved then
+    periodic = writer is not None and writer.format.name != "parquet"
+    committed = (state["frames_done"], state["records"], state["rows_bytes"], state["stream"]) if state else None
     video_writer = None
     total = reader.expected_samples()
     bar = tqdm(total=total, unit="frame", desc=Path(str(source)).name, disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     records, analysed = len(kept), 0
-    last_frame = state["frames_done"] if state else -1
     last_save = time.monotonic()
     interrupted = stopped = False
     try:
@@ -124,7 +140,8 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
                 writer.write(record)
             records += 1
             analysed += 1
-            last_frame = result.frame
+            if resumer and writer:
+                committed = (result.frame, records, writer.tell(), stream.state_dict())
             if annotated is not None or show:
                 picture = draw_faces(frames.last_image, result.faces)
                 if annotated is not None:
@@ -134,8 +151,8 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
                     video_writer.write(picture, result.time_s)
                 if show and _show(picture):
                     stopped = True
-            if resumer and writer and time.monotonic() - last_save >= state_every_s:
-                resumer.save(last_frame, records, writer.tell(), stream.state_dict())
+            if resumer and periodic and time.monotonic() - last_save >= state_every_s:
+                resumer.save(*committed)
                 last_save = time.monotonic()
             bar.update()
             if stopped or (max_frames is not None and analysed >= max_frames):
@@ -156,12 +173,11 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
             cv2.destroyAllWindows()
     status = reader.status()
     finished = not (interrupted or stopped)
-    if resumer and writer:
-        if finished:
+    if resumer and writer and not finished:
+        if committed is None:
             resumer.remove()
         else:
-            size = outputs.rows.stat().st_size if writer.format.name in ("jsonl", "csv") else None
-            resumer.save(last_frame, records, size, stream.state_dict())
+            resumer.save(*committed)
     summary = {
         "video": str(source),
         "width": info.width, "height": info.height, "fps": info.fps, "duration_s": info.duration_s,
@@ -182,6 +198,8 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
         outputs.summary.write_text(json.dumps(summary, indent=2))
     if outputs.timeline:
         plot_timeline(builder, outputs.timeline, title=Path(str(source)).name)
+    if resumer and writer and finished:
+        resumer.remove()  # last: a crash before here leaves a state to resume from
     if interrupted:
         raise VideoInterrupted(summary)
     return summary

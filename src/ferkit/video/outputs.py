@@ -48,7 +48,7 @@ class VideoOutputs:
         """The resume state beside the rows, kept while a run is unfinished."""
         return None if self.rows is None else self.rows.with_name(self.rows.name + ".resume.json")
 
-    def check(self, source: Path | None, overwrite: bool, resume: bool) -> None:
+    def check(self, source: Path | None, overwrite: bool, resume: bool, inputs=()) -> None:
         """Before any work: no output is the input, formats are known, existing outputs are kept
         unless ``overwrite`` (with ``resume`` the rows, summary and timeline continue), and every
         place can be written."""
@@ -65,7 +65,7 @@ class VideoOutputs:
         for p in self.paths():
             if resume and p == self.annotated:
                 continue  # a resumed run writes the rest of the video beside it (NAME.from-frame-N.mp4)
-            check_writable(p, overwrite=overwrite, resume=resume)
+            check_writable(p, overwrite=overwrite, resume=resume, inputs=inputs)
 
 
 def plan_outputs(sources: list[str], out: str | None = None, out_dir: str | None = None, annotate: str | None = None,

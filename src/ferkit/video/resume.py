@@ -43,7 +43,8 @@ def results_options(recognizer, video_options) -> dict[str, Any]:
     for key in NEUTRAL_OPTIONS:
         rec.pop(key, None)
     rec["model"] = file_fingerprint(recognizer.options.model_path)
-    return {"recognizer": rec, "video": video_options.to_dict(), "classes": list(recognizer.classes)}
+    options = {"recognizer": rec, "video": video_options.to_dict(), "classes": list(recognizer.classes)}
+    return json.loads(json.dumps(options))  # as saved: tuples become lists
 
 
 def _describe_difference(saved: dict, now: dict, prefix: str = "") -> list[str]:
@@ -69,8 +70,12 @@ class ResumeState:
             state = json.loads(self.path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ResumeError(f"{self.path}: unreadable resume state ({exc}); use --overwrite to start again") from None
-        if state.get("version") != VERSION:
+        if not isinstance(state, dict) or state.get("version") != VERSION:
             raise ResumeError(f"{self.path}: resume state of another ferkit version; use --overwrite to start again")
+        missing = {"source", "options", "frames_done", "records", "rows_bytes", "stream"} - set(state)
+        if missing:
+            raise ResumeError(f"{self.path}: damaged resume state (no {', '.join(sorted(missing))}); "
+                              "use --overwrite to start again")
         self.check(state.get("source"), state.get("options"), self.path)
         return state
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ferkit.core.errors import InputError
+
 CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9",
           ".avi": "mjpeg"}
 
@@ -45,7 +47,8 @@ class VideoWriter:
 
         h, w = bgr.shape[:2]
         if (w + w % 2, h + h % 2) != (self.width, self.height):
-            raise ValueError(f"frame is {w}x{h}, the video is {self.width}x{self.height}")
+            raise InputError(f"{self.path}: a frame of {w}x{h} in a video of {self.width}x{self.height} (the source "
+                             "changed its size); the annotated video stops here")
         if (w, h) != (self.width, self.height):
             bgr = np.pad(bgr, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
