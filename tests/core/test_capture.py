@@ -1,10 +1,9 @@
 import socket
 import time
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
+from video_files import levels, write_video
 
 from ferkit.core import capture
 from ferkit.core.capture import CaptureSource, open_frame_source
@@ -12,25 +11,9 @@ from ferkit.core.errors import InputError, MissingInputError, OptionError
 from ferkit.core.video_file import VideoFrame, VideoInfo, VideoReader
 
 
-def write_video(path, n=30, fps=30, size=(96, 64)):
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264" if path.suffix == ".mp4" else "mjpeg", rate=Fraction(fps))
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p" if path.suffix == ".mp4" else "yuvj420p"
-        for i in range(n):
-            image = np.full((size[1], size[0], 3), (i * 8) % 256, np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.fixture
 def video(tmp_path):
-    return write_video(tmp_path / "v.mp4")
+    return write_video(tmp_path / "v.mp4", levels(30))
 
 
 class FakeClock:
