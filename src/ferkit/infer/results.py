@@ -62,10 +62,6 @@ class Face:
                 del d[key]
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Face:
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
-
 
 class _FacesMixin:
     """Results hold a list of faces and behave like it (``len``, iteration, indexing)."""
