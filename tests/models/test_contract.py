@@ -16,6 +16,10 @@ TINY = {
     "vgg_compact": {"widths": (8, 16), "dropout": 0.5},
     "resnet": {"widths": (8, 16), "blocks": (1, 1), "dropout": 0.5},
     "mini_xception": {"base": 4, "widths": (8, 16)},
+    "vgg19": {"width": 0.125, "dropout": 0.5},
+    "resnet18": {"width": 0.125, "dropout": 0.5},
+    "mobilenet_v2": {"width_mult": 0.25, "dropout": 0.5},
+    "xception": {"width": 0.125, "middle_repeats": 1, "dropout": 0.5},
 }
 
 #: the parameter names of the final layer: fixed, since saved checkpoints use them
@@ -24,6 +28,10 @@ CLASSIFIER_KEYS = {
     "vgg_compact": ("head.3.weight", 50),
     "resnet": ("head.3.weight", 122),
     "mini_xception": ("head.0.weight", 94),
+    "vgg19": ("head.3.weight", 98),
+    "resnet18": ("head.3.weight", 122),
+    "mobilenet_v2": ("head.3.weight", 314),
+    "xception": ("head.3.weight", 276),
 }
 
 

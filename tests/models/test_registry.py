@@ -7,7 +7,7 @@ from ferkit.models import count_parameters, create, list_models, model_entry
 
 def test_required_models_registered():
     assert {"vgg", "vgg_compact", "resnet", "mini_xception"} <= set(list_models())
-    assert list_models("vgg*") == ["vgg", "vgg_compact"]
+    assert list_models("vgg*") == ["vgg", "vgg19", "vgg_compact"]
 
 
 @pytest.mark.parametrize("name", ["vgg", "vgg_compact", "resnet", "mini_xception"])

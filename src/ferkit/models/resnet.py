@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ferkit.core.errors import OptionError
+from ferkit.core.options import check_float
 from ferkit.models.base import FerModel, check_dropout, check_sizes
 from ferkit.models.registry import register_model
 
@@ -75,3 +76,28 @@ class ResNet(FerModel):
 def resnet(**cfg) -> ResNet:
     """Compact ResNet-18 layout at 32/64/128/256 channels (~2.8M parameters)."""
     return ResNet(**cfg)
+
+
+class ResNet18(ResNet):
+    """Full-width ResNet-18 (BasicBlock, 2-2-2-2 blocks, 64/128/256/512 channels times ``width``) with a
+    3x3 stride-1 stem and no stem pooling, for 48 px faces; the head is :class:`ResNet`'s."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        input_size: int = 48,
+        width: float = 1.0,
+        dropout: float = 0.0,
+    ):
+        width = check_float("resnet18", "width", width, lo=0.0, hi=4.0, lo_open=True)
+        dropout = check_dropout("resnet18", dropout)
+        widths = tuple(max(1, round(w * width)) for w in (64, 128, 256, 512))
+        super().__init__(num_classes=num_classes, in_chans=in_chans, input_size=input_size,
+                         widths=widths, blocks=(2, 2, 2, 2), dropout=dropout)
+
+
+@register_model("resnet18", input_size=48, model_cls=ResNet18)
+def resnet18(**cfg) -> ResNet18:
+    """Full-width ResNet-18 (64-512 channels times width) with a stride-1 3x3 stem for 48 px faces."""
+    return ResNet18(**cfg)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ferkit.core.errors import OptionError
-from ferkit.core.options import check_choice
+from ferkit.core.options import check_choice, check_float
 from ferkit.models.base import FerModel, check_dropout, check_sizes
 from ferkit.models.registry import register_model
 
@@ -83,3 +83,61 @@ def vgg_compact(**cfg) -> VGG:
     cfg.setdefault("widths", (32, 64, 128, 256))
     cfg.setdefault("head", "gap")
     return VGG(**cfg)
+
+
+#: VGG-19's conv counts per stage and its widths at ``width=1``
+VGG19_CONVS = (2, 2, 4, 4, 4)
+VGG19_WIDTHS = (64, 128, 256, 512, 512)
+
+
+def scaled(width: float, base: int) -> int:
+    """``base`` channels times a ``width`` multiplier, at least one."""
+    return max(1, round(base * width))
+
+
+class VGG19(FerModel):
+    """The VGG-19 layout (2-2-4-4-4 conv-BN-ReLU per stage) for small faces: a 2x2 max-pool after each
+    stage but the last, so a 48 px input ends at 3x3, then a global-average-pool head.
+
+    ``forward_features`` gives the last stage's feature map; ``forward_head`` the global average pool,
+    dropout and the final ``Linear`` (``head[3]``)."""
+
+    classifier_index = 3
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        input_size: int = 48,
+        width: float = 1.0,
+        dropout: float = 0.5,
+    ):
+        super().__init__()
+        width = check_float("vgg19", "width", width, lo=0.0, hi=4.0, lo_open=True)
+        dropout = check_dropout("vgg19", dropout)
+        pools = len(VGG19_CONVS) - 1
+        if input_size < 2**pools:
+            raise OptionError(f"input_size {input_size} is too small for vgg19 (needs >= {2**pools})")
+        self.num_classes = num_classes
+        layers: list[nn.Module] = []
+        cin = in_chans
+        for i, (n, base) in enumerate(zip(VGG19_CONVS, VGG19_WIDTHS)):
+            w = scaled(width, base)
+            for _ in range(n):
+                layers += conv_bn_relu(cin, w)
+                cin = w
+            if i < pools:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)
+        )
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+@register_model("vgg19", input_size=48, model_cls=VGG19)
+def vgg19(**cfg) -> VGG19:
+    """VGG-19 (16 conv-BN-ReLU, 64-512 channels times width) ending at 3x3 on 48 px, global-pool head."""
+    return VGG19(**cfg)
