@@ -54,3 +54,25 @@ def test_unknown_or_bad_options_are_option_errors():
         create("vgg_compact", widths="8,16")
     with pytest.raises(OptionError, match="too small"):
         create("vgg", input_size=8)
+
+
+def test_macs_are_counted_by_torch_not_by_hand():
+    from torch import nn
+
+    from ferkit.models import count_macs
+
+    conv = nn.Conv2d(1, 4, 3, padding=1, bias=False)
+    assert count_macs(conv, 8) == 4 * 9 * 8 * 8  # one multiply-accumulate per weight and output pixel
+    assert count_macs(nn.Sequential(nn.Flatten(), nn.Linear(64, 7)), 8) == 64 * 7
+    macs = count_macs(create("vgg_compact"), 40)
+    assert 75e6 < macs < 90e6  # ~80M per 40 px face, as measured in shared/notes/cpu-training.md
+
+
+def test_models_command_shows_macs_and_measures_speed(capsys):
+    from ferkit.cli import main
+
+    assert main(["models", "mini_*", "--speed", "--threads", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "MACs/face" in out[0] and "faces/s" in out[0]
+    row = out[1].split()
+    assert row[0] == "mini_xception" and row[2] == "5.5M" and float(row[3]) > 0

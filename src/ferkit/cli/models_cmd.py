@@ -10,12 +10,15 @@ def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list registered models and face detectors",
                        description="List registered emotion models and face detectors.")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name filter (models and detectors)")
+    p.add_argument("--speed", action="store_true", help="also measure each model's faces/s (PyTorch, eval mode, "
+                   "batches of 64, 2 s per model)")
+    p.add_argument("--threads", type=int, default=0, help="PyTorch threads for --speed (0: its default)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ferkit.faces import detector_entry, list_detectors
-    from ferkit.models import count_parameters, create, list_models, model_entry
+    from ferkit.models import count_macs, count_parameters, create, list_models, measure_faces_per_second, model_entry
 
     models = list_models(args.pattern)
     detectors = [n for n in list_detectors() if fnmatch.fnmatch(n, args.pattern)]
@@ -24,10 +27,19 @@ def run(args: argparse.Namespace) -> int:
               f"face detectors: {', '.join(list_detectors())}")
         return 0
     if models:
-        print(f"{'name':<15} {'params':>12} {'input':>6}  description")
+        if args.speed and args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        speed_head = f" {'faces/s':>8}" if args.speed else ""
+        print(f"{'name':<15} {'params':>12} {'MACs/face':>11}{speed_head} {'input':>6}  description")
         for name in models:
             e = model_entry(name)
-            print(f"{name:<15} {count_parameters(create(name)):>12,} {e.input_size:>6}  {e.description}")
+            model = create(name)
+            macs = count_macs(model, e.input_size)
+            speed = f" {measure_faces_per_second(model, e.input_size):>8.0f}" if args.speed else ""
+            print(f"{name:<15} {count_parameters(model):>12,} {macs / 1e6:>10.1f}M{speed} {e.input_size:>6}  "
+                  f"{e.description}")
     if detectors:
         if models:
             print()

@@ -7,12 +7,14 @@ from ferkit.models import mobilenet, resnet, vgg, xception  # noqa: F401  (regis
 from ferkit.models.base import FerModel
 from ferkit.models.registry import (
     check_model_cfg,
+    count_macs,
     count_parameters,
     create,
     list_models,
+    measure_faces_per_second,
     model_entry,
     register_model,
 )
 
-__all__ = ["FerModel", "check_model_cfg", "count_parameters", "create", "list_models", "model_entry",
-           "register_model"]
+__all__ = ["FerModel", "check_model_cfg", "count_macs", "count_parameters", "create", "list_models",
+           "measure_faces_per_second", "model_entry", "register_model"]

@@ -99,3 +99,36 @@ def create(name: str, num_classes: int = 7, in_chans: int = 1, input_size: int |
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, input_size: int, in_chans: int = 1) -> int:
+    """Multiply-accumulates of one forward pass on one face, counted by ``torch.utils.flop_counter``
+    (FLOPs / 2), not by hand."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, in_chans, input_size, input_size))
+    model.train(was_training)
+    return counter.get_total_flops() // 2
+
+
+def measure_faces_per_second(model: nn.Module, input_size: int, in_chans: int = 1, batch: int = 64,
+                             seconds: float = 2.0) -> float:
+    """Faces per second of the PyTorch model in eval mode, batches of ``batch``, for ``seconds``."""
+    import time
+
+    import torch
+
+    model.eval()
+    x = torch.randn(batch, in_chans, input_size, input_size)
+    with torch.no_grad():
+        model(x)  # warm-up
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            model(x)
+            n += batch
+    return n / (time.perf_counter() - start)
