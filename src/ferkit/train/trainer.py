@@ -362,6 +362,8 @@ class Trainer:
             with self._autocast():
                 logits = self.model(x)
             loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.label_smoothing)
+            if hasattr(self.model, "extra_losses"):  # a model's own losses (DAN), from the forward pass above
+                loss = loss + sum(self.model.extra_losses(y).values())
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
