@@ -321,3 +321,35 @@ def test_out_under_a_file_or_read_only_is_refused_before_work(tmp_path, toy_data
                 train(tiny_config(ro / "run"), dataset=toy_dataset, progress=False)
         finally:
             ro.chmod(0o700)
+
+
+def test_metrics_record_balanced_accuracy_and_macro_f1_per_epoch(tmp_path, toy_dataset):
+    from ferkit.evaluate.metrics import label_metrics
+
+    result = train(tiny_config(tmp_path / "run", epochs=2, optimizer="adam", lr=1e-3), dataset=toy_dataset,
+                   progress=False)
+    rows = list(csv.DictReader((result.out / "metrics.csv").open()))
+    assert len(rows) == 2
+    for row in rows:
+        for key in ("val_macro_f1", "val_balanced_acc"):
+            assert 0.0 <= float(row[key]) <= 1.0
+    # the same figures a report computes, from the same predictions
+    assert label_metrics([0, 0, 1, 2], [0, 1, 1, 2], 3) == pytest.approx(
+        {"accuracy": 0.75, "balanced_accuracy": (0.5 + 1 + 1) / 3, "macro_f1": (2 / 3 + 2 / 3 + 1) / 3})
+
+
+def test_resuming_an_older_run_adds_the_new_columns(tmp_path, toy_dataset):
+    from ferkit.train.trainer import METRIC_FIELDS
+
+    cfg = tiny_config(tmp_path / "run", epochs=1)
+    result = train(cfg, dataset=toy_dataset, progress=False)
+    metrics = result.out / "metrics.csv"
+    old = [r for r in csv.DictReader(metrics.open())]
+    old_fields = [f for f in METRIC_FIELDS if f not in ("val_macro_f1", "val_balanced_acc")]
+    with metrics.open("w", newline="") as fh:  # as a run of the previous version wrote it
+        w = csv.DictWriter(fh, fieldnames=old_fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(old)
+    train(tiny_config(tmp_path / "run", epochs=2), resume=result.out / "last.pt", dataset=toy_dataset, progress=False)
+    rows = list(csv.DictReader(metrics.open()))
+    assert list(rows[0]) == METRIC_FIELDS and rows[0]["val_macro_f1"] == "" and rows[1]["val_macro_f1"] != ""

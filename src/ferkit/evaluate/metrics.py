@@ -39,6 +39,18 @@ def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(balanced_accuracy_score(y_true, y_pred))
 
 
+def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:
+    """accuracy, balanced accuracy and macro-F1 (over the classes present in ``y_true``) of predicted
+    labels: the per-epoch validation figures of training, computed as the full reports compute them."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    present = np.flatnonzero(np.bincount(y_true, minlength=n_classes) > 0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
+    }
+
+
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:
     """accuracy, balanced_accuracy, macro_f1, top-k, per-class precision/recall/F1, ECE, confusion matrix."""
     y_true = np.asarray(y_true, dtype=np.int64)
@@ -52,14 +64,11 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Seque
     labels = np.arange(len(classes))
     y_pred = probs.argmax(axis=1)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    present = np.bincount(y_true, minlength=len(classes)) > 0
     out = {
         "n": len(y_true),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
         # macro-F1 over the classes present in the ground truth (a dataset lacking a class does not
         # count it as an F1 of 0)
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels[present], average="macro", zero_division=0)),
+        **label_metrics(y_true, y_pred, len(classes)),
         "ece": expected_calibration_error(y_true, probs),
         "per_class": {
             c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}

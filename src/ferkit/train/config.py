@@ -24,7 +24,7 @@ from ferkit.data.load import FORMATS
 from ferkit.models.registry import BUILD_ARGS, check_model_cfg, list_models, model_entry
 from ferkit.train.augment import AugmentConfig
 
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("cosine", "plateau", "none")
 CLASS_WEIGHTS = ("none", "balanced", "sqrt")
 
@@ -46,7 +46,7 @@ class TrainConfig:
     input_size: int | None = None
     epochs: int = 60
     batch_size: int = 128
-    optimizer: str = "sgd"  # sgd (Nesterov) | adamw
+    optimizer: str = "sgd"  # sgd (Nesterov) | adam | adamw
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4

@@ -9,8 +9,10 @@ from ferkit.core.figures import pyplot, save_figure
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    """Rows of metrics.csv as floats (NaN where a value is missing: a column older runs did not have)."""
     with Path(path).open(newline="") as fh:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+                for row in csv.DictReader(fh)]
 
 
 def plot_curves(metrics_csv: str | Path, out_png: str | Path) -> Path:
@@ -22,12 +24,15 @@ def plot_curves(metrics_csv: str | Path, out_png: str | Path) -> Path:
     ax_loss.set(title="loss", xlabel="epoch")
     ax_acc.plot(epochs, [r["train_acc"] for r in rows], label="train (augmented)")
     ax_acc.plot(epochs, [r["val_acc"] for r in rows], label="val")
+    for key, name in (("val_balanced_acc", "val balanced acc."), ("val_macro_f1", "val macro-F1")):
+        if rows and key in rows[0]:
+            ax_acc.plot(epochs, [r[key] for r in rows], label=name, ls="--", alpha=0.8)
     if rows and any(r.get("val_acc_raw", r["val_acc"]) != r["val_acc"] for r in rows):
         ax_acc.plot(epochs, [r["val_acc_raw"] for r in rows], label="val (live weights; val = EMA)", alpha=0.6)
     if rows:
         best = max(rows, key=lambda r: r["val_acc"])
         ax_acc.scatter([best["epoch"]], [best["val_acc"]], color="red", zorder=3, label=f"best {best['val_acc']:.4f}")
-    ax_acc.set(title="accuracy", xlabel="epoch")
+    ax_acc.set(title="accuracy, balanced accuracy, macro-F1", xlabel="epoch")
     ax_lr.plot(epochs, [r["lr"] for r in rows])
     ax_lr.set(title="learning rate", xlabel="epoch")
     for ax in (ax_loss, ax_acc):

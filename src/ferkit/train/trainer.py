@@ -1,4 +1,4 @@
-"""The training loop: augmentation, class weights, SGD/AdamW, cosine or plateau schedules, weight EMA,
+"""The training loop: augmentation, class weights, SGD/Adam/AdamW, cosine or plateau schedules, weight EMA,
 early stopping, bf16 autocast and channels_last on the CPU, metrics CSV and curves, best checkpoint by
 validation accuracy, resume, and Ctrl-C that saves before exiting."""
 
@@ -36,6 +36,7 @@ from ferkit.core.outputs import check_folder_writable
 from ferkit.core.preprocess import model_input
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, train_val_indices
+from ferkit.evaluate.metrics import label_metrics
 from ferkit.models import create, model_entry
 from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
@@ -47,12 +48,27 @@ log = logging.getLogger("ferkit.train")
 
 #: val_loss/val_acc are those of the model that is checkpointed (the weight average when ema_decay is on);
 #: val_acc_raw is the live weights' accuracy
-METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc_raw", "lr", "seconds"]
+METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_acc_raw", "val_macro_f1",
+                 "val_balanced_acc", "lr", "seconds"]
 
 #: the files of a finished or partial run in an output folder; ``--overwrite`` removes exactly these
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "last.pt.tmp", "best.pt.tmp")
 #: a folder holding any of these holds a run
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.csv")
+
+
+def upgrade_metrics_csv(path: str | Path) -> None:
+    """Give a resumed run's metrics.csv the current columns (values it lacks stay empty)."""
+    path = Path(path)
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+        header = list(rows[0]) if rows else []
+    if header == METRIC_FIELDS or not rows:
+        return
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 @dataclass
@@ -214,10 +230,12 @@ class Trainer:
             self.opt = torch.optim.SGD(
                 self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
             )
+        elif cfg.optimizer == "adam":  # L2 weight decay in the gradient, as plain Adam recipes use it
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         elif cfg.optimizer == "adamw":
             self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
-            raise OptionError(f"optimizer must be one of sgd, adamw; got {cfg.optimizer!r}")
+            raise OptionError(f"optimizer must be one of sgd, adam, adamw; got {cfg.optimizer!r}")
         if cfg.scheduler not in ("cosine", "plateau", "none"):
             raise OptionError(f"scheduler must be one of cosine, plateau, none; got {cfg.scheduler!r}")
         self.step_sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, self.steps_per_epoch))
@@ -378,10 +396,12 @@ class Trainer:
         return total_loss / seen, correct / seen
 
     @torch.no_grad()
-    def validate(self, model: torch.nn.Module | None = None) -> tuple[float, float]:
+    def validate(self, model: torch.nn.Module | None = None) -> tuple[float, float, dict[str, float]]:
+        """Validation loss, accuracy, and the label metrics (balanced accuracy, macro-F1)."""
         model = model or self.eval_model
         model.eval()
         total_loss, correct = 0.0, 0
+        predicted = []
         for start in range(0, len(self.val_idx), 512):
             idx = self.val_idx[start : start + 512]
             x = torch.from_numpy(model_input(self.ds.images[idx], self.preprocess))
@@ -391,7 +411,9 @@ class Trainer:
                 logits = model(x).float()
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
-        return total_loss / len(self.val_idx), correct / len(self.val_idx)
+            predicted.append(logits.argmax(1).numpy())
+        scores = label_metrics(self.ds.labels[self.val_idx], np.concatenate(predicted), len(self.ds.classes))
+        return total_loss / len(self.val_idx), correct / len(self.val_idx), scores
 
     def fit(self) -> TrainResult:
         cfg = self.cfg
@@ -401,6 +423,8 @@ class Trainer:
         if self.epoch == 0 or not metrics_csv.exists():
             with metrics_csv.open("w", newline="") as fh:
                 csv.writer(fh).writerow(METRIC_FIELDS)
+        else:
+            upgrade_metrics_csv(metrics_csv)
         log.info(
             "training %s on %s: %d train / %d val images, input %d, %d epochs, %s",
             cfg.model, self.ds.name, len(self.train_idx), len(self.val_idx), self.input_size, cfg.epochs,
@@ -411,13 +435,14 @@ class Trainer:
             while self.epoch < cfg.epochs:
                 t0 = time.time()
                 train_loss, train_acc = self._train_epoch()
-                val_loss, val_acc = self.validate()
+                val_loss, val_acc, scores = self.validate()
                 val_acc_raw = self.validate(self.model)[1] if self.ema else val_acc
                 self.epoch += 1
                 lr = self.opt.param_groups[0]["lr"]
                 if self.plateau:
                     self.plateau.step(val_acc)
-                row = [self.epoch, train_loss, train_acc, val_loss, val_acc, val_acc_raw, lr, time.time() - t0]
+                row = [self.epoch, train_loss, train_acc, val_loss, val_acc, val_acc_raw, scores["macro_f1"],
+                       scores["balanced_accuracy"], lr, time.time() - t0]
                 with metrics_csv.open("a", newline="") as fh:
                     csv.writer(fh).writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
                 improved = val_acc > self.best_acc
