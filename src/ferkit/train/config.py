@@ -23,6 +23,7 @@ from ferkit.core.options import check_bool, check_choice, check_float, check_int
 from ferkit.data.load import FORMATS
 from ferkit.models.registry import BUILD_ARGS, check_model_cfg, list_models, model_entry
 from ferkit.train.augment import AugmentConfig
+from ferkit.train.balance import BALANCE, SMOTE_METHODS
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("cosine", "plateau", "none")
@@ -60,6 +61,12 @@ class TrainConfig:
     #: roughly the last 1000 steps); when on, validation, best.pt and the exported model use the average
     ema_decay: float = 0.0
     class_weights: str = "none"  # none | balanced | sqrt
+    #: class-imbalance handling (ferkit.train.balance): none | class_weights (weighted loss; the class_weights
+    #: mode, balanced when that is none) | sampler (inverse-frequency sampling each epoch) | ros | smote |
+    #: smote_tomek | smote_enn (imbalanced-learn resampling of the training split: pip install ferkit[imbalance])
+    balance: str = "none"
+    #: > 0: the SMOTE variants interpolate in a PCA space of this many components (0: in pixel space)
+    balance_pca: int = 0
     seed: int = 0
     #: bf16 autocast: "auto" turns it on only where the CPU has native bf16 (AVX512-BF16 or AMX);
     #: without it bf16 is emulated and many times slower than fp32
@@ -113,6 +120,14 @@ class TrainConfig:
         self.label_smoothing = check_float("", "label_smoothing", self.label_smoothing, lo=0.0, hi=1.0)
         self.ema_decay = _check_below_one("ema_decay", self.ema_decay)
         self.class_weights = check_choice("", "class_weights", self.class_weights, CLASS_WEIGHTS)
+        self.balance = check_choice("", "balance", self.balance, BALANCE)
+        self.balance_pca = check_int("", "balance_pca", self.balance_pca, lo=0)
+        if self.balance not in ("none", "class_weights") and self.class_weights != "none":
+            raise OptionError(f"balance = {self.balance!r} and class_weights = {self.class_weights!r} both correct "
+                              "the class imbalance: keep one (class_weights = \"none\", or balance = \"class_weights\")")
+        if self.balance_pca and self.balance not in SMOTE_METHODS:
+            raise OptionError(f"balance_pca applies to balance = {', '.join(SMOTE_METHODS)}; "
+                              f"balance is {self.balance!r}")
         self.seed = check_int("", "seed", self.seed, lo=0)
         if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
             raise OptionError(f"bf16 must be true, false or \"auto\", got {self.bf16!r}")

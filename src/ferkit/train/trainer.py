@@ -41,6 +41,7 @@ from ferkit.models import create, model_entry
 from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
 from ferkit.train.augment import augment_batch
+from ferkit.train.balance import RESAMPLERS, class_counts, log_counts, resample, sampler_order, write_record
 from ferkit.train.config import TrainConfig, resolve_bf16
 from ferkit.train.plots import plot_curves
 
@@ -52,7 +53,8 @@ METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val
                  "val_balanced_acc", "lr", "seconds"]
 
 #: the files of a finished or partial run in an output folder; ``--overwrite`` removes exactly these
-RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "last.pt.tmp", "best.pt.tmp")
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "balance.json", "last.pt.tmp",
+             "best.pt.tmp")
 #: a folder holding any of these holds a run
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.csv")
 
@@ -153,8 +155,9 @@ class Trainer:
                 cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg
             )
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.weights = class_weights(self.ds.labels[self.train_idx], len(self.ds.classes), cfg.class_weights)
-        self.steps_per_epoch = max(1, len(self.train_idx) // cfg.batch_size)
+        self._setup_balance()
+        n_train = len(self.train_labels) if self.train_labels is not None else len(self.train_idx)
+        self.steps_per_epoch = max(1, n_train // cfg.batch_size)
         self._setup_optimisation()
         self.bf16 = resolve_bf16(cfg.bf16)
         self.generator = torch.Generator().manual_seed(cfg.seed)
@@ -165,6 +168,33 @@ class Trainer:
         self.bad_epochs = 0
         if resumed is not None:
             self.resume(resume, state=resumed)
+
+    def _setup_balance(self) -> None:
+        """Class weights, and ``cfg.balance``: a resampled training set (``train_images``/``train_labels``,
+        None when the dataset's training indices are used) and the record written to balance.json."""
+        cfg = self.cfg
+        labels = self.ds.labels[self.train_idx]
+        mode = "balanced" if cfg.balance == "class_weights" and cfg.class_weights == "none" else cfg.class_weights
+        self.weights = class_weights(labels, len(self.ds.classes), mode)
+        self.train_images = self.train_labels = None
+        self.balance_record = None
+        if cfg.balance in RESAMPLERS:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.train_images, self.train_labels, self.balance_record = resample(
+                self.ds.images[self.train_idx], labels, self.ds.classes, cfg.balance, pca=cfg.balance_pca,
+                seed=cfg.seed, out=self.out)
+        elif cfg.balance != "none":
+            before = class_counts(labels, self.ds.classes)
+            if cfg.balance == "sampler":  # the expected draws per epoch
+                present = sum(1 for n in before.values() if n)
+                after = {c: (round(len(labels) / present) if n else 0) for c, n in before.items()}
+            else:
+                after = dict(before)
+            self.balance_record = {"method": cfg.balance, "before": before, "after": after, "seconds": 0.0}
+            if self.weights is not None:
+                self.balance_record["weights"] = dict(zip(before, map(float, self.weights.tolist())))
+        if self.balance_record is not None:
+            log_counts(self.balance_record)
 
     def _check_resume_data(self, state: dict, path: str | Path) -> None:
         """Refuse to continue a checkpoint on other data: other classes, image size, or (when the
@@ -360,9 +390,15 @@ class Trainer:
 
     def _train_epoch(self) -> tuple[float, float]:
         self.model.train()
-        order = self.rng.permutation(self.train_idx)
-        images = torch.from_numpy(self.ds.images)
-        labels = torch.from_numpy(self.ds.labels)
+        if self.train_labels is not None:  # a resampled training set (balance = ros, smote...)
+            order = self.rng.permutation(len(self.train_labels))
+            images, labels = torch.from_numpy(self.train_images), torch.from_numpy(self.train_labels)
+        else:
+            if self.cfg.balance == "sampler":
+                order = self.train_idx[sampler_order(self.ds.labels[self.train_idx], self.rng)]
+            else:
+                order = self.rng.permutation(self.train_idx)
+            images, labels = torch.from_numpy(self.ds.images), torch.from_numpy(self.ds.labels)
         mean, std = self.preprocess["mean"], self.preprocess["std"]
         total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(
@@ -419,6 +455,8 @@ class Trainer:
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        if self.balance_record is not None:
+            write_record(self.out, self.balance_record)
         metrics_csv = self.out / "metrics.csv"
         if self.epoch == 0 or not metrics_csv.exists():
             with metrics_csv.open("w", newline="") as fh:
