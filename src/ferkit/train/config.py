@@ -75,6 +75,9 @@ class TrainConfig:
     threads: int = 0  # 0: PyTorch's default
     #: for datasets without an official split: grouped validation fraction
     val_fraction: float = 0.15
+    #: other datasets (paths) added to the training split only, their classes mapped to the main
+    #: dataset's by name; images of classes the model lacks are dropped (ferkit.train.extra)
+    extra_train: list[str] = field(default_factory=list)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -134,6 +137,7 @@ class TrainConfig:
         self.channels_last = check_bool("", "channels_last", self.channels_last)
         self.threads = check_int("", "threads", self.threads, lo=0)
         self.val_fraction = _check_below_one("val_fraction", self.val_fraction, lo_open=True)
+        self.extra_train = _path_list("extra_train", self.extra_train)
         self.augment = AugmentConfig.from_dict(self.augment)
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +161,22 @@ def _path_str(name: str, value: Any, optional: bool = False) -> str | None:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return check_str("", name, value, optional=optional)
+
+
+def _path_list(name: str, value: Any) -> list[str]:
+    """A list of non-empty path strings (None: an empty list)."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise OptionError(f"{name} must be a list of dataset paths (e.g. [\"other/\"]), got {value!r}")
+    paths = []
+    for item in value:
+        if isinstance(item, os.PathLike):
+            item = os.fspath(item)
+        if not isinstance(item, str) or not item:
+            raise OptionError(f"{name} must be a list of dataset paths (strings), got {item!r} in {value!r}")
+        paths.append(item)
+    return paths
 
 
 def _check_below_one(name: str, value: Any, lo_open: bool = False) -> float:

@@ -43,6 +43,9 @@ from ferkit.models.registry import BUILD_ARGS
 from ferkit.train.augment import augment_batch
 from ferkit.train.balance import RESAMPLERS, class_counts, log_counts, resample, sampler_order, write_record
 from ferkit.train.config import TrainConfig, resolve_bf16
+from ferkit.train.extra import RECORD_NAME as EXTRA_RECORD
+from ferkit.train.extra import check_extra_paths, extra_training_set
+from ferkit.train.extra import write_record as write_extra_record
 from ferkit.train.plots import plot_curves
 
 log = logging.getLogger("ferkit.train")
@@ -53,7 +56,7 @@ METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val
                  "val_balanced_acc", "lr", "seconds"]
 
 #: the files of a finished or partial run in an output folder; ``--overwrite`` removes exactly these
-RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "balance.json", "last.pt.tmp",
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "balance.json", EXTRA_RECORD, "last.pt.tmp",
              "best.pt.tmp")
 #: a folder holding any of these holds a run
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.csv")
@@ -122,6 +125,7 @@ class Trainer:
         self.progress = sys.stderr.isatty() if progress is None else progress
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        check_extra_paths(cfg.extra_train)  # a missing extra dataset: before the main one loads
         self.ds = dataset if dataset is not None else load_dataset(cfg.data, cfg.format, size=cfg.image_size)
         for p in self.ds.problems:
             log.warning("skipped %s", p)
@@ -133,7 +137,12 @@ class Trainer:
         if len(self.train_idx) == 0 or len(self.val_idx) == 0:
             raise InputError(f"{self.ds.name}: need both training and validation images")
         self.input_size = cfg.input_size or model_entry(cfg.model).input_size
-        train_pixels = self.ds.images[self.train_idx].astype(np.float32) / 255.0
+        self.extra_images = self.extra_labels = None
+        self.extra_record = None
+        if cfg.extra_train:
+            self.extra_images, self.extra_labels, self.extra_record = extra_training_set(
+                cfg.extra_train, self.ds.classes, cfg.image_size, progress=self.progress)
+        train_pixels = self._base_train_images().astype(np.float32) / 255.0
         self.preprocess = {
             "image_size": cfg.image_size,
             "input_size": self.input_size,
@@ -169,19 +178,35 @@ class Trainer:
         if resumed is not None:
             self.resume(resume, state=resumed)
 
-    def _setup_balance(self) -> None:
-        """Class weights, and ``cfg.balance``: a resampled training set (``train_images``/``train_labels``,
-        None when the dataset's training indices are used) and the record written to balance.json."""
-        cfg = self.cfg
+    def _base_train_images(self) -> np.ndarray:
+        """The training images before balancing: the dataset's training split, then any ``extra_train``."""
+        images = self.ds.images[self.train_idx]
+        if self.extra_images is not None:
+            images = np.concatenate([images, self.extra_images])
+        return images
+
+    def _base_train_labels(self) -> np.ndarray:
         labels = self.ds.labels[self.train_idx]
+        if self.extra_labels is not None:
+            labels = np.concatenate([labels, self.extra_labels]).astype(labels.dtype)
+        return labels
+
+    def _setup_balance(self) -> None:
+        """Class weights, and ``cfg.balance``: a training set of its own (``train_images``/``train_labels``:
+        resampled, or the training split plus ``extra_train``; None when the dataset's training indices are
+        used) and the record written to balance.json."""
+        cfg = self.cfg
+        labels = self._base_train_labels()
         mode = "balanced" if cfg.balance == "class_weights" and cfg.class_weights == "none" else cfg.class_weights
         self.weights = class_weights(labels, len(self.ds.classes), mode)
         self.train_images = self.train_labels = None
+        if self.extra_labels is not None:
+            self.train_images, self.train_labels = self._base_train_images(), labels
         self.balance_record = None
         if cfg.balance in RESAMPLERS:
             self.out.mkdir(parents=True, exist_ok=True)
             self.train_images, self.train_labels, self.balance_record = resample(
-                self.ds.images[self.train_idx], labels, self.ds.classes, cfg.balance, pca=cfg.balance_pca,
+                self._base_train_images(), labels, self.ds.classes, cfg.balance, pca=cfg.balance_pca,
                 seed=cfg.seed, out=self.out)
         elif cfg.balance != "none":
             before = class_counts(labels, self.ds.classes)
@@ -390,8 +415,11 @@ class Trainer:
 
     def _train_epoch(self) -> tuple[float, float]:
         self.model.train()
-        if self.train_labels is not None:  # a resampled training set (balance = ros, smote...)
-            order = self.rng.permutation(len(self.train_labels))
+        if self.train_labels is not None:  # a training set of its own (balance = ros, smote..., extra_train)
+            if self.cfg.balance == "sampler":
+                order = sampler_order(self.train_labels, self.rng)
+            else:
+                order = self.rng.permutation(len(self.train_labels))
             images, labels = torch.from_numpy(self.train_images), torch.from_numpy(self.train_labels)
         else:
             if self.cfg.balance == "sampler":
@@ -457,6 +485,8 @@ class Trainer:
         (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         if self.balance_record is not None:
             write_record(self.out, self.balance_record)
+        if self.extra_record is not None:
+            write_extra_record(self.out, self.extra_record)
         metrics_csv = self.out / "metrics.csv"
         if self.epoch == 0 or not metrics_csv.exists():
             with metrics_csv.open("w", newline="") as fh:
@@ -465,7 +495,9 @@ class Trainer:
             upgrade_metrics_csv(metrics_csv)
         log.info(
             "training %s on %s: %d train / %d val images, input %d, %d epochs, %s",
-            cfg.model, self.ds.name, len(self.train_idx), len(self.val_idx), self.input_size, cfg.epochs,
+            cfg.model, self.ds.name,
+            len(self.train_labels) if self.train_labels is not None else len(self.train_idx),
+            len(self.val_idx), self.input_size, cfg.epochs,
             "bf16 autocast" if self.bf16 else "fp32",
         )
         interrupted = stopped = False
