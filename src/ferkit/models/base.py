@@ -62,6 +62,12 @@ class FerModel(nn.Module):
             cfg["num_classes"] = num_classes
 
 
+def pooled_head(channels: int, num_classes: int, dropout: float) -> nn.Sequential:
+    """The global-average-pool head most models share: pool, flatten, dropout and the final ``Linear``
+    (``head[3]``, so ``classifier_index = 3``)."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels, num_classes))
+
+
 def fresh_classifier(layer: nn.Module, num_classes: int) -> nn.Module:
     """A new layer like ``layer`` (a Linear or a Conv2d) with ``num_classes`` outputs."""
     if isinstance(layer, nn.Linear):

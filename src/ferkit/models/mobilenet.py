@@ -7,7 +7,7 @@ from torch import nn
 
 from ferkit.core.errors import OptionError
 from ferkit.core.options import check_float
-from ferkit.models.base import FerModel, check_dropout
+from ferkit.models.base import FerModel, check_dropout, pooled_head
 from ferkit.models.registry import register_model
 
 #: (expansion t, channels c, repeats n, first stride s) of MobileNetV2's bottleneck stages
@@ -90,9 +90,7 @@ class MobileNetV2(FerModel):
                 cin = cout
         layers += conv_bn_relu6(cin, self.num_features, kernel=1)
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(self.num_features, num_classes)
-        )
+        self.head = pooled_head(self.num_features, num_classes, dropout)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")

@@ -9,7 +9,7 @@ from torch import nn
 
 from ferkit.core.errors import OptionError
 from ferkit.core.options import check_float
-from ferkit.models.base import FerModel, check_dropout, check_sizes
+from ferkit.models.base import FerModel, check_dropout, check_sizes, pooled_head
 from ferkit.models.registry import register_model
 
 
@@ -66,7 +66,7 @@ class ResNet(FerModel):
                 stages.append(BasicBlock(cin, w, 2 if (j == 0 and i > 0) else 1))
                 cin = w
         self.stages = nn.Sequential(*stages)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
+        self.head = pooled_head(cin, num_classes, dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))

@@ -10,7 +10,7 @@ from torch import nn
 
 from ferkit.core.errors import OptionError
 from ferkit.core.options import check_choice, check_float
-from ferkit.models.base import FerModel, check_dropout, check_sizes
+from ferkit.models.base import FerModel, check_dropout, check_sizes, pooled_head
 from ferkit.models.registry import register_model
 
 
@@ -63,9 +63,7 @@ class VGG(FerModel):
             fc += [nn.Dropout(dropout), nn.Linear(dims[-1], num_classes)]
             self.head = nn.Sequential(*fc)
         else:
-            self.head = nn.Sequential(
-                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)
-            )
+            self.head = pooled_head(cin, num_classes, dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
@@ -129,9 +127,7 @@ class VGG19(FerModel):
             if i < pools:
                 layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes)
-        )
+        self.head = pooled_head(cin, num_classes, dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

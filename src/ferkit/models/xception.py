@@ -9,7 +9,7 @@ from torch import nn
 
 from ferkit.core.errors import OptionError
 from ferkit.core.options import check_float, check_int
-from ferkit.models.base import FerModel, check_dropout, check_sizes
+from ferkit.models.base import FerModel, check_dropout, check_sizes, pooled_head
 from ferkit.models.registry import register_model
 
 
@@ -163,9 +163,7 @@ class Xception(FerModel):
             nn.BatchNorm2d(c(2048)),
             nn.ReLU(inplace=True),
         )
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c(2048), num_classes)
-        )
+        self.head = pooled_head(c(2048), num_classes, dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.exit(self.middle(self.entry(self.stem(x))))
