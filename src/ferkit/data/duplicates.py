@@ -60,3 +60,20 @@ def pair_groups(n: int, pairs: np.ndarray) -> list[list[int]]:
     _, comp = connected_components(graph, directed=False)
     sizes = np.bincount(comp)
     return [np.flatnonzero(comp == c).tolist() for c in np.flatnonzero(sizes > 1)]
+
+
+def near_duplicates_of(images: np.ndarray, references: np.ndarray, max_distance: int = 5, mirrored: bool = True,
+                       chunk: int = 2048, progress: bool = False) -> np.ndarray:
+    """(N,) bool: which of ``images`` is a near-duplicate (pHash within ``max_distance`` bits; with
+    ``mirrored``, of a reference's mirror too) of any of ``references``."""
+    hit = np.zeros(len(images), dtype=bool)
+    if len(images) == 0 or len(references) == 0:
+        return hit
+    h = phash(images)
+    targets = [phash(references)] + ([phash(references[:, :, ::-1])] if mirrored else [])
+    starts = range(0, len(h), chunk)
+    for start in tqdm(starts, desc="near duplicates of held-out", unit="chunk", disable=not progress or len(starts) < 2):
+        block = h[start : start + chunk, None]
+        for t in targets:
+            hit[start : start + chunk] |= (np.bitwise_count(block ^ t[None, :]) <= max_distance).any(axis=1)
+    return hit

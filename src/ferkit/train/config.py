@@ -78,6 +78,11 @@ class TrainConfig:
     #: other datasets (paths) added to the training split only, their classes mapped to the main
     #: dataset's by name; images of classes the model lacks are dropped (ferkit.train.extra)
     extra_train: list[str] = field(default_factory=list)
+    #: drop training images that are near-duplicates (pHash, mirrored copies included) of a validation or
+    #: test image; the count goes into train_set.json (ferkit.train.subset)
+    exclude_test_near_duplicates: bool = False
+    #: > 0: train on a seeded, class-stratified subset of this many training images (quick studies)
+    train_limit: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -138,6 +143,9 @@ class TrainConfig:
         self.threads = check_int("", "threads", self.threads, lo=0)
         self.val_fraction = _check_below_one("val_fraction", self.val_fraction, lo_open=True)
         self.extra_train = _path_list("extra_train", self.extra_train)
+        self.exclude_test_near_duplicates = check_bool("", "exclude_test_near_duplicates",
+                                                       self.exclude_test_near_duplicates)
+        self.train_limit = check_int("", "train_limit", self.train_limit, lo=0)
         self.augment = AugmentConfig.from_dict(self.augment)
 
     def to_dict(self) -> dict[str, Any]:

@@ -47,6 +47,9 @@ from ferkit.train.extra import RECORD_NAME as EXTRA_RECORD
 from ferkit.train.extra import check_extra_paths, extra_training_set
 from ferkit.train.extra import write_record as write_extra_record
 from ferkit.train.plots import plot_curves
+from ferkit.train.subset import RECORD_NAME as TRAIN_SET_RECORD
+from ferkit.train.subset import drop_held_out_near_duplicates, stratified_limit
+from ferkit.train.subset import write_record as write_train_set_record
 
 log = logging.getLogger("ferkit.train")
 
@@ -56,8 +59,8 @@ METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val
                  "val_balanced_acc", "lr", "seconds"]
 
 #: the files of a finished or partial run in an output folder; ``--overwrite`` removes exactly these
-RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "balance.json", EXTRA_RECORD, "last.pt.tmp",
-             "best.pt.tmp")
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "balance.json", EXTRA_RECORD,
+             TRAIN_SET_RECORD, "last.pt.tmp", "best.pt.tmp")
 #: a folder holding any of these holds a run
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.csv")
 
@@ -136,6 +139,7 @@ class Trainer:
             check_no_leak(self.ds, self.train_idx, self.val_idx)
         if len(self.train_idx) == 0 or len(self.val_idx) == 0:
             raise InputError(f"{self.ds.name}: need both training and validation images")
+        self._select_training_images()
         self.input_size = cfg.input_size or model_entry(cfg.model).input_size
         self.extra_images = self.extra_labels = None
         self.extra_record = None
@@ -177,6 +181,26 @@ class Trainer:
         self.bad_epochs = 0
         if resumed is not None:
             self.resume(resume, state=resumed)
+
+    def _select_training_images(self) -> None:
+        """Apply ``exclude_test_near_duplicates`` and ``train_limit`` to the training indices (only
+        training images are ever removed); what they did goes into ``train_set.json``."""
+        cfg = self.cfg
+        self.train_set_record = None
+        if not (cfg.exclude_test_near_duplicates or cfg.train_limit):
+            return
+        record: dict[str, Any] = {"training_split": len(self.train_idx)}
+        if cfg.exclude_test_near_duplicates:
+            self.train_idx, record["exclude_test_near_duplicates"] = drop_held_out_near_duplicates(
+                self.ds, self.train_idx, progress=self.progress)
+        if cfg.train_limit:
+            before = len(self.train_idx)
+            self.train_idx = stratified_limit(self.ds.labels, self.train_idx, cfg.train_limit, cfg.seed)
+            record["train_limit"] = {"limit": cfg.train_limit, "from": int(before), "kept": len(self.train_idx)}
+            log.info("train_limit: training on %d of %d training images (class-stratified, seed %d)",
+                     len(self.train_idx), before, cfg.seed)
+        record["trained_on"] = len(self.train_idx)
+        self.train_set_record = record
 
     def _base_train_images(self) -> np.ndarray:
         """The training images before balancing: the dataset's training split, then any ``extra_train``."""
@@ -487,6 +511,8 @@ class Trainer:
             write_record(self.out, self.balance_record)
         if self.extra_record is not None:
             write_extra_record(self.out, self.extra_record)
+        if self.train_set_record is not None:
+            write_train_set_record(self.out, self.train_set_record)
         metrics_csv = self.out / "metrics.csv"
         if self.epoch == 0 or not metrics_csv.exists():
             with metrics_csv.open("w", newline="") as fh:
