@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ferkit.cli.train_cmd", "train a model"),
     "evaluate": ("ferkit.cli.evaluate_cmd", "evaluate a checkpoint or ONNX model on a dataset split"),
     "export": ("ferkit.cli.export_cmd", "export a checkpoint to ONNX"),
+    "ensemble": ("ferkit.cli.ensemble_cmd", "average several ONNX models in one ONNX model"),
     "predict": ("ferkit.cli.predict_cmd", "emotion probabilities of face crops"),
     "data": ("ferkit.cli.data_cmd", "inspect datasets"),
     "models": ("ferkit.cli.models_cmd", "list registered models and face detectors"),

@@ -35,7 +35,8 @@ def evaluate(
 
     Dataset classes are mapped to the model's by name; images of classes the model does not know
     (e.g. CK+ contempt for a FER2013 model) are left out of the metrics and their predicted
-    distribution is reported under ``unmapped``. ``progress`` shows progress bars (on stderr)."""
+    distribution is reported under ``unmapped``. An ensemble (``ferkit ensemble``) also reports each
+    member's metrics under ``members``. ``progress`` shows progress bars (on stderr)."""
     check_choice("evaluate", "split", split, EVAL_SPLITS)
     check_choice("evaluate", "tta", tta, TTA_MODES)
     check_int("evaluate", "batch_size", batch_size, lo=1)
@@ -65,6 +66,13 @@ def evaluate(
             "tta": tta,
         }
     )
+    members = getattr(clf, "members", ())
+    if members:
+        report["members"] = {}
+        for i, name in enumerate(members):
+            member_probs = predict_in_batches(clf, ds.images, tta, batch_size, progress, member=i)
+            m = classification_metrics(y[known], member_probs[known], clf.classes)
+            report["members"][name] = {k: m[k] for k in ("accuracy", "balanced_accuracy", "macro_f1")}
     unmapped = {}
     for cls in sorted({ds.classes[i] for i in np.unique(ds.labels[~known])}):
         rows = probs[ds.labels == ds.classes.index(cls)]
@@ -75,14 +83,18 @@ def evaluate(
     return report
 
 
-def predict_in_batches(clf, images: np.ndarray, tta: str, batch_size: int, progress: bool) -> np.ndarray:
-    """``clf.predict_proba`` over ``images``, batch by batch under a progress bar when ``progress``."""
+def predict_in_batches(clf, images: np.ndarray, tta: str, batch_size: int, progress: bool,
+                       member: int | None = None) -> np.ndarray:
+    """``clf.predict_proba`` over ``images`` (of one ensemble ``member`` when given), batch by batch
+    under a progress bar when ``progress``."""
+    kw = {"tta": tta, "batch_size": batch_size} | ({"member": member} if member is not None else {})
     if not progress or len(images) <= batch_size:
-        return clf.predict_proba(images, tta=tta, batch_size=batch_size)
+        return clf.predict_proba(images, **kw)
     out = []
-    with tqdm(total=len(images), desc="evaluating", unit="img") as bar:
+    desc = "evaluating" if member is None else f"member {clf.members[member]}"
+    with tqdm(total=len(images), desc=desc, unit="img") as bar:
         for start in range(0, len(images), batch_size):
-            out.append(clf.predict_proba(images[start : start + batch_size], tta=tta, batch_size=batch_size))
+            out.append(clf.predict_proba(images[start : start + batch_size], **kw))
             bar.update(len(out[-1]))
     return np.concatenate(out)
 
@@ -113,6 +125,10 @@ def markdown_summary(r: dict) -> str:
     lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for c, m in r["per_class"].items():
         lines.append(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    if r.get("members"):
+        lines += ["", "| ensemble member | accuracy | balanced accuracy | macro-F1 |", "|---|---|---|---|"]
+        for name, m in r["members"].items():
+            lines.append(f"| {name} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} | {m['macro_f1']:.4f} |")
     for cls, u in r.get("unmapped", {}).items():
         pred = ", ".join(f"{c} {k}" for c, k in u["predicted"].items() if k)
         lines += ["", f"Not in the model's classes: {cls} (n = {u['n']}), predicted as: {pred}"]

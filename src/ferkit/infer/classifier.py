@@ -17,6 +17,8 @@ BUNDLED_MODELS = {"default": WEIGHTS_DIR / "ferkit_default.onnx"}
 DEFAULT_MODEL = BUNDLED_MODELS["default"]
 MODEL_SUFFIXES = (".onnx", ".pt", ".pth")
 METADATA_KEY = "ferkit"
+#: an ensemble's second output: each member's probabilities, (N, members, classes)
+MEMBER_OUTPUT = "member_probs"
 
 
 def resolve_model(model: str | Path | None) -> Path:
@@ -72,7 +74,10 @@ class EmotionClassifier:
         self.preprocess = info["preprocess"]
         self.info = info
         self.input_name = self.session.get_inputs()[0].name
+        self.output_name = self.session.get_outputs()[0].name
         self.backend = "onnxruntime"
+        members = info.get("ensemble") or []
+        self.members = tuple(m["name"] for m in members)
 
     def _load_checkpoint(self, threads: int) -> None:
         import torch
@@ -86,17 +91,26 @@ class EmotionClassifier:
         self.preprocess = state["preprocess"]
         self.info = {k: state.get(k) for k in ("model", "epoch", "metrics", "dataset")}
         self.backend = "torch"
+        self.members = ()
 
-    def _logits(self, x: np.ndarray) -> np.ndarray:
+    def _logits(self, x: np.ndarray, member: int | None = None) -> np.ndarray:
+        if member is not None:  # log-probabilities of one ensemble member
+            probs = self.session.run([MEMBER_OUTPUT], {self.input_name: x})[0][:, member]
+            return np.log(np.maximum(probs, np.finfo(np.float32).tiny))
         if self.backend == "onnxruntime":
-            return self.session.run(None, {self.input_name: x})[0]
+            return self.session.run([self.output_name], {self.input_name: x})[0]
         import torch
 
         with torch.no_grad():
             return self.model(torch.from_numpy(x)).numpy()
 
-    def predict_proba(self, faces: np.ndarray, tta: str = "none", batch_size: int = 256) -> np.ndarray:
-        """Class probabilities (N, C), float64 rows summing to 1; logits averaged over TTA views."""
+    def predict_proba(self, faces: np.ndarray, tta: str = "none", batch_size: int = 256,
+                      member: int | None = None) -> np.ndarray:
+        """Class probabilities (N, C), float64 rows summing to 1; logits averaged over TTA views.
+        ``member``: those of one member of an ensemble (an index into ``members``)."""
+        if member is not None and not 0 <= member < len(self.members):
+            raise OptionError(f"member must be an index below {len(self.members)} (this model's ensemble members: "
+                              f"{', '.join(self.members) or 'none'}), got {member!r}")
         faces = np.asarray(faces)
         if faces.ndim == 2:
             faces = faces[None]
@@ -104,6 +118,6 @@ class EmotionClassifier:
         for start in range(0, len(faces), batch_size):
             views = tta_views(faces[start : start + batch_size], self.preprocess, tta)
             # all views in one call: small batches are mostly call overhead
-            logits = self._logits(np.concatenate(views)).reshape(len(views), len(views[0]), -1).mean(axis=0)
+            logits = self._logits(np.concatenate(views), member).reshape(len(views), len(views[0]), -1).mean(axis=0)
             out[start : start + len(logits)] = softmax(logits)
         return out
