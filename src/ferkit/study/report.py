@@ -122,10 +122,11 @@ def markdown(spec, rows: list[dict], results: list[dict], units_total: int, epoc
         quick.append(f"--epochs {epochs}")
     if limit is not None:
         quick.append(f"--limit {limit} training images per run")
+    finished = len({(r["run"], r["seed"]) for r in results if r["seed"] is not None})
     lines += [
-        f"Dataset: `{Path(spec.data).name}`. The validation split picks each run's checkpoint; the test split is "
-        "evaluated once per run and reported only.",
-        f"Runs finished: {len({(r['run'], r['seed']) for r in results if r['seed'] is not None})} of {units_total}."
+        (f"Dataset: `{Path(spec.data).name}`. The validation split picks each run's checkpoint; the test split is "
+         "evaluated once per run and reported only."),
+        f"Runs finished: {finished} of {units_total}."
         + (f" Quick version: {', '.join(quick)}." if quick else ""), "",
     ]
     heads = ["run", "model", "seeds", "params", "MACs/face", "train min"] + [h for _, h in SUMMARY]
