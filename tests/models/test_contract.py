@@ -21,6 +21,7 @@ TINY = {
     "mobilenet_v2": {"width_mult": 0.25, "dropout": 0.5},
     "xception": {"width": 0.125, "middle_repeats": 1, "dropout": 0.5},
     "dan": {"widths": (8, 16), "blocks": (1, 1), "heads": 2},
+    "regions": {"channels": (4, 8), "hidden": 16, "features": 8, "mlp": 16},
 }
 
 #: the parameter names of the final layer: fixed, since saved checkpoints use them
@@ -34,6 +35,7 @@ CLASSIFIER_KEYS = {
     "mobilenet_v2": ("head.3.weight", 314),
     "xception": ("head.3.weight", 276),
     "dan": ("head.1.weight", 276),
+    "regions": ("head.3.weight", 28),
 }
 
 

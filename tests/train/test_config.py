@@ -21,7 +21,7 @@ BAD = [
     ({"class_weights": "inverse"}, r"class_weights must be one of none, balanced, sqrt; got 'inverse'"),
     ({"bf16": "yes"}, r"bf16 must be true, false or \"auto\", got 'yes'"),
     ({"bf16": 1}, r"bf16 must be true, false or \"auto\", got 1"),
-    ({"model": "vit"}, r"model must be one of dan, mini_xception, mobilenet_v2, resnet, resnet18, vgg, vgg19, vgg_compact, xception; got 'vit'"),
+    ({"model": "vit"}, r"model must be one of dan, mini_xception, mobilenet_v2, regions, resnet, resnet18, vgg, vgg19, vgg_compact, xception; got 'vit'"),
     ({"model_cfg": {"width": 8}}, r"unknown model_cfg keys 'width' for model 'vgg_compact'; allowed: widths, head"),
     ({"model_cfg": {"num_classes": 3}}, r"model_cfg.num_classes cannot be set"),
     ({"model_cfg": 5}, r"model_cfg must be a table"),

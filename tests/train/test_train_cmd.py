@@ -46,7 +46,7 @@ def test_arch_picks_the_architecture_and_model_is_refused(tmp_path, npz, capsys)
     code, _, err = run(capsys, "--data", npz, "--out", tmp_path / "other", "--model", "resnet", "--epochs", "1")
     assert code == 2 and "--arch NAME (e.g. --arch resnet)" in err
     code, _, err = run(capsys, "--data", npz, "--out", tmp_path / "other", "--arch", "vit", "--epochs", "1")
-    assert code == 2 and "model must be one of dan, mini_xception, mobilenet_v2, resnet, resnet18, vgg, vgg19, vgg_compact, xception; got 'vit'" in err
+    assert code == 2 and "model must be one of dan, mini_xception, mobilenet_v2, regions, resnet, resnet18, vgg, vgg19, vgg_compact, xception; got 'vit'" in err
     assert not (tmp_path / "other").exists()
 
 

@@ -42,6 +42,9 @@ def read_member(path: str | Path) -> tuple[onnx.ModelProto, dict[str, Any]]:
     meta = {p.key: p.value for p in proto.metadata_props}
     if METADATA_KEY not in meta:
         raise InputError(f"{path}: ONNX model has no ferkit metadata (export it with `ferkit export`)")
+    if any(i.name == "regions" for i in proto.graph.input):
+        raise InputError(f"{path}: a region model (it takes face regions as a second input) cannot be an ensemble "
+                         "member yet; ensemble whole-face models")
     return proto, json.loads(meta[METADATA_KEY])
 
 

@@ -12,6 +12,7 @@ import torch
 
 from ferkit.core.errors import MissingInputError, OptionError, OutputExistsError
 from ferkit.core.outputs import check_writable
+from ferkit.core.regions import DEFAULT_REGIONS
 from ferkit.infer.classifier import METADATA_KEY
 from ferkit.models.checkpoint import load_checkpoint
 
@@ -57,16 +58,20 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, overwr
     model, state = load_checkpoint(checkpoint)
     model = model.to(memory_format=torch.contiguous_format).float().eval()
     s = state["preprocess"]["input_size"]
-    dummy = torch.zeros(1, model.ferkit_cfg["in_chans"], s, s)
+    inputs = model_inputs(model, torch.zeros(1, model.ferkit_cfg["in_chans"], s, s))
+    names = list(inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
+    if "regions" in inputs and opset < 16:
+        raise OptionError(f"the region model crops its regions with GridSample, which needs opset 16 or later; "
+                          f"got --opset {opset}")
     torch.onnx.export(
         model,
-        (dummy,),
+        tuple(inputs.values()),
         str(tmp),
-        input_names=["faces"],
+        input_names=names,
         output_names=["logits"],
-        dynamic_axes={"faces": {0: "batch"}, "logits": {0: "batch"}},
+        dynamic_axes={**{name: {0: "batch"} for name in names}, "logits": {0: "batch"}},
         opset_version=opset,
         dynamo=False,
     )
@@ -77,6 +82,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, overwr
         "model": {k: (list(v) if isinstance(v, tuple) else v) for k, v in state["model"].items()},
         "epoch": state.get("epoch"),
         "dataset": state.get("dataset"),
+        "inputs": names,
     }
     meta = proto.metadata_props.add()
     meta.key, meta.value = METADATA_KEY, json.dumps(info)
@@ -86,13 +92,26 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, overwr
     return out
 
 
+def model_inputs(model: torch.nn.Module, faces: torch.Tensor, seed: int = 0) -> dict[str, torch.Tensor]:
+    """The named inputs of ``model``: ``faces``, and for the region model ``regions`` (jittered
+    around the fixed-ratio boxes)."""
+    inputs = {"faces": faces}
+    if getattr(model, "takes_regions", False):
+        g = torch.Generator().manual_seed(seed)
+        base = torch.tensor(DEFAULT_REGIONS, dtype=torch.float32)
+        inputs["regions"] = base + 0.05 * torch.randn((len(faces), *base.shape), generator=g)
+    return inputs
+
+
 def max_abs_difference(checkpoint: str | Path, onnx_path: str | Path, n: int = 16, seed: int = 0) -> float:
-    """Largest absolute logit difference between PyTorch and ONNX Runtime on random faces."""
+    """Largest absolute logit difference between PyTorch and ONNX Runtime on random faces (and random
+    regions for the region model)."""
     model, state = load_checkpoint(checkpoint)
     s = state["preprocess"]["input_size"]
     x = np.random.default_rng(seed).standard_normal((n, 1, s, s)).astype(np.float32)
+    inputs = model_inputs(model, torch.from_numpy(x), seed)
     with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
+        ref = model(*inputs.values()).numpy()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    got = sess.run(None, {i.name: inputs[i.name].numpy() for i in sess.get_inputs()})[0]
     return float(np.abs(ref - got).max())

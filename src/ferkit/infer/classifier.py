@@ -10,6 +10,7 @@ import numpy as np
 
 from ferkit.core.errors import InputError, MissingInputError, OptionError
 from ferkit.core.preprocess import check_preprocess, tta_views
+from ferkit.core.regions import check_regions, region_views
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: models that ship inside the package, by name
@@ -74,6 +75,7 @@ class EmotionClassifier:
         self.preprocess = info["preprocess"]
         self.info = info
         self.input_name = self.session.get_inputs()[0].name
+        self.takes_regions = any(i.name == "regions" for i in self.session.get_inputs())
         self.output_name = self.session.get_outputs()[0].name
         self.backend = "onnxruntime"
         members = info.get("ensemble") or []
@@ -92,32 +94,52 @@ class EmotionClassifier:
         self.info = {k: state.get(k) for k in ("model", "epoch", "metrics", "dataset")}
         self.backend = "torch"
         self.members = ()
+        self.takes_regions = bool(getattr(self.model, "takes_regions", False))
 
-    def _logits(self, x: np.ndarray, member: int | None = None) -> np.ndarray:
-        if member is not None:  # log-probabilities of one ensemble member
-            probs = self.session.run([MEMBER_OUTPUT], {self.input_name: x})[0][:, member]
-            return np.log(np.maximum(probs, np.finfo(np.float32).tiny))
+    def _logits(self, x: np.ndarray, member: int | None = None, regions: np.ndarray | None = None) -> np.ndarray:
         if self.backend == "onnxruntime":
-            return self.session.run([self.output_name], {self.input_name: x})[0]
+            feed = {self.input_name: x} if regions is None else {self.input_name: x, "regions": regions}
+            if member is not None:  # log-probabilities of one ensemble member
+                probs = self.session.run([MEMBER_OUTPUT], feed)[0][:, member]
+                return np.log(np.maximum(probs, np.finfo(np.float32).tiny))
+            return self.session.run([self.output_name], feed)[0]
         import torch
 
         with torch.no_grad():
-            return self.model(torch.from_numpy(x)).numpy()
+            if regions is None:
+                return self.model(torch.from_numpy(x)).numpy()
+            return self.model(torch.from_numpy(x), torch.from_numpy(regions)).numpy()
 
     def predict_proba(self, faces: np.ndarray, tta: str = "none", batch_size: int = 256,
-                      member: int | None = None) -> np.ndarray:
+                      member: int | None = None, regions: np.ndarray | None = None) -> np.ndarray:
         """Class probabilities (N, C), float64 rows summing to 1; logits averaged over TTA views.
-        ``member``: those of one member of an ensemble (an index into ``members``)."""
+        ``member``: those of one member of an ensemble (an index into ``members``).
+
+        The region model (``takes_regions``) also takes ``regions``, (N, 2, 4) eye-and-brow and mouth
+        boxes in fractions of the faces (:mod:`ferkit.faces.regions`); without them they are found
+        with dlib's landmarks on the faces (fixed-ratio boxes where there are none)."""
         if member is not None and not 0 <= member < len(self.members):
             raise OptionError(f"member must be an index below {len(self.members)} (this model's ensemble members: "
                               f"{', '.join(self.members) or 'none'}), got {member!r}")
         faces = np.asarray(faces)
         if faces.ndim == 2:
             faces = faces[None]
+        if self.takes_regions:
+            if regions is None:
+                from ferkit.faces.regions import face_regions
+
+                regions = face_regions(faces)[0]
+            try:
+                regions = check_regions(regions, len(faces))
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
         out = np.empty((len(faces), len(self.classes)), dtype=np.float64)
         for start in range(0, len(faces), batch_size):
             views = tta_views(faces[start : start + batch_size], self.preprocess, tta)
+            boxes = None
+            if self.takes_regions:
+                boxes = np.concatenate(region_views(regions[start : start + batch_size], self.preprocess, tta))
             # all views in one call: small batches are mostly call overhead
-            logits = self._logits(np.concatenate(views), member).reshape(len(views), len(views[0]), -1).mean(axis=0)
+            logits = self._logits(np.concatenate(views), member, boxes).reshape(len(views), len(views[0]), -1).mean(axis=0)
             out[start : start + len(logits)] = softmax(logits)
         return out

@@ -44,9 +44,22 @@ class FacePipeline:
         import cv2
 
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        crops = np.stack([align_face(gray, d, size, self.crop_scale, self.crop_shift, self.options.align).image
-                          for d in detections])
-        return self.classifier.predict_proba(crops, tta=self.options.tta, batch_size=self.options.batch_size)
+        aligned = [align_face(gray, d, size, self.crop_scale, self.crop_shift, self.options.align) for d in detections]
+        crops = np.stack([a.image for a in aligned])
+        regions = self.regions(detections, aligned) if self.classifier.takes_regions else None
+        return self.classifier.predict_proba(crops, tta=self.options.tta, batch_size=self.options.batch_size,
+                                             regions=regions)
+
+    def regions(self, detections: list[Detection], aligned: list) -> np.ndarray | None:
+        """The region model's boxes from the detector's landmarks moved into each aligned crop; None
+        (dlib's landmarks on the crops) when the detector gives no landmarks. Faces whose landmarks
+        give implausible regions get the fixed-ratio boxes."""
+        if all(d.landmarks is None for d in detections):
+            return None
+        from ferkit.faces.regions import detection_regions
+
+        points = [None if d.landmarks is None else a.transform(d.landmarks) for d, a in zip(detections, aligned)]
+        return detection_regions(points, [d.scheme for d in detections], self.classifier.image_size)[0]
 
     def faces(self, detections: list[Detection], probs: np.ndarray, track_ids: list[int] | None = None,
               raw: np.ndarray | None = None) -> list[Face]:

@@ -3,7 +3,7 @@
 Every registered model follows one contract (:class:`~ferkit.models.base.FerModel`): ``forward_features``,
 ``forward_head``, ``reset_classifier(num_classes)``, ``get_classifier()`` and ``num_classes``."""
 
-from ferkit.models import dan, mobilenet, resnet, vgg, xception  # noqa: F401  (registers the models)
+from ferkit.models import dan, mobilenet, regions, resnet, vgg, xception  # noqa: F401  (registers the models)
 from ferkit.models.base import FerModel
 from ferkit.models.registry import (
     check_model_cfg,

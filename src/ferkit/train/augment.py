@@ -119,10 +119,26 @@ def random_erase(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
     return torch.where(mask.unsqueeze(1), noise, x)
 
 
+def transform_regions(regions: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Region boxes (N, 2, 4: x0, y0, x1, y1 in fractions of the input image) in the augmented output:
+    each box's corners moved by the inverse of ``theta`` (output -> input, [-1, 1] units), then the box
+    around them (a rotated box becomes the upright box that holds it)."""
+    x0, y0, x1, y1 = regions.unbind(-1)
+    corners = torch.stack([torch.stack([x0, y0], -1), torch.stack([x1, y0], -1),
+                           torch.stack([x0, y1], -1), torch.stack([x1, y1], -1)], dim=2) * 2 - 1  # (N, 2, 4, 2)
+    a, t = theta[:, :, :2], theta[:, :, 2]
+    inv = torch.linalg.inv(a)  # (N, 2, 2)
+    out = torch.einsum("nij,nrkj->nrki", inv, corners - t[:, None, None, :])
+    lo, hi = (out.amin(dim=2) + 1) / 2, (out.amax(dim=2) + 1) / 2
+    return torch.cat([lo, hi], dim=-1)
+
+
 def augment_batch(
-    images: torch.Tensor, input_size: int, cfg: AugmentConfig, g: torch.Generator
-) -> torch.Tensor:
-    """(N, H, W) uint8 faces to (N, 1, input_size, input_size) float in [0, 1], augmented."""
+    images: torch.Tensor, input_size: int, cfg: AugmentConfig, g: torch.Generator,
+    regions: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """(N, H, W) uint8 faces to (N, 1, input_size, input_size) float in [0, 1], augmented. With
+    ``regions`` (the region model's boxes), returns the faces and the boxes moved as the faces were."""
     x = images.unsqueeze(1).float() / 255.0
     n, _, h, _ = x.shape
     theta = affine_matrices(n, input_size / h, cfg, g)
@@ -133,4 +149,6 @@ def augment_batch(
     if cfg.noise > 0:
         noisy = (torch.rand(n, generator=g) < cfg.noise).view(n, 1, 1, 1)
         x = torch.where(noisy, (x + cfg.noise_std * torch.randn(x.shape, generator=g)).clamp(0, 1), x)
+    if regions is not None:
+        return x, transform_regions(regions.float(), theta)
     return x

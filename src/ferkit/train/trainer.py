@@ -34,6 +34,7 @@ from ferkit.core.errors import (
 )
 from ferkit.core.outputs import check_folder_writable
 from ferkit.core.preprocess import model_input
+from ferkit.core.regions import region_views
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, train_val_indices
 from ferkit.evaluate.metrics import label_metrics
@@ -47,6 +48,9 @@ from ferkit.train.extra import RECORD_NAME as EXTRA_RECORD
 from ferkit.train.extra import check_extra_paths, extra_training_set
 from ferkit.train.extra import write_record as write_extra_record
 from ferkit.train.plots import plot_curves
+from ferkit.train.regions import RECORD_NAME as REGIONS_RECORD
+from ferkit.train.regions import cached_regions
+from ferkit.train.regions import write_record as write_regions_record
 from ferkit.train.subset import RECORD_NAME as TRAIN_SET_RECORD
 from ferkit.train.subset import drop_held_out_near_duplicates, stratified_limit
 from ferkit.train.subset import write_record as write_train_set_record
@@ -60,7 +64,7 @@ METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val
 
 #: the files of a finished or partial run in an output folder; ``--overwrite`` removes exactly these
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "balance.json", EXTRA_RECORD,
-             TRAIN_SET_RECORD, "last.pt.tmp", "best.pt.tmp")
+             TRAIN_SET_RECORD, REGIONS_RECORD, "last.pt.tmp", "best.pt.tmp")
 #: a folder holding any of these holds a run
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.csv")
 
@@ -169,6 +173,7 @@ class Trainer:
             )
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self._setup_balance()
+        self._setup_regions()
         n_train = len(self.train_labels) if self.train_labels is not None else len(self.train_idx)
         self.steps_per_epoch = max(1, n_train // cfg.batch_size)
         self._setup_optimisation()
@@ -244,6 +249,25 @@ class Trainer:
                 self.balance_record["weights"] = dict(zip(before, map(float, self.weights.tolist())))
         if self.balance_record is not None:
             log_counts(self.balance_record)
+
+    def _setup_regions(self) -> None:
+        """For a model that takes face regions (``takes_regions``): the boxes of every image it sees,
+        from landmarks cached beside the run (``regions_all`` for the dataset, ``train_regions`` for a
+        training set of its own)."""
+        self.takes_regions = bool(getattr(self.model, "takes_regions", False))
+        self.regions_all = self.train_regions = None
+        self.regions_record = None
+        if not self.takes_regions:
+            return
+        self.regions_all, record = cached_regions(self.ds.images, self.out, self.ds.name, self.progress)
+        self.regions_record = [record]
+        if self.train_images is not None:
+            self.train_regions, record = cached_regions(self.train_images, self.out, "training set (balanced or "
+                                                        "with extra_train)", self.progress)
+            self.regions_record.append(record)
+
+    def _forward(self, model: torch.nn.Module, x: torch.Tensor, regions: torch.Tensor | None) -> torch.Tensor:
+        return model(x) if regions is None else model(x, regions)
 
     def _check_resume_data(self, state: dict, path: str | Path) -> None:
         """Refuse to continue a checkpoint on other data: other classes, image size, or (when the
@@ -445,12 +469,15 @@ class Trainer:
             else:
                 order = self.rng.permutation(len(self.train_labels))
             images, labels = torch.from_numpy(self.train_images), torch.from_numpy(self.train_labels)
+            regions = self.train_regions
         else:
             if self.cfg.balance == "sampler":
                 order = self.train_idx[sampler_order(self.ds.labels[self.train_idx], self.rng)]
             else:
                 order = self.rng.permutation(self.train_idx)
             images, labels = torch.from_numpy(self.ds.images), torch.from_numpy(self.ds.labels)
+            regions = self.regions_all
+        regions = torch.from_numpy(regions) if regions is not None else None
         mean, std = self.preprocess["mean"], self.preprocess["std"]
         total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(
@@ -462,11 +489,15 @@ class Trainer:
         )
         for step in bar:
             idx = torch.from_numpy(order[step * self.cfg.batch_size : (step + 1) * self.cfg.batch_size])
-            x = augment_batch(images[idx], self.input_size, self.cfg.augment, self.generator)
+            r = None
+            if regions is None:
+                x = augment_batch(images[idx], self.input_size, self.cfg.augment, self.generator)
+            else:
+                x, r = augment_batch(images[idx], self.input_size, self.cfg.augment, self.generator, regions[idx])
             x = ((x - mean) / std).contiguous(memory_format=self.memory_format)
             y = labels[idx]
             with self._autocast():
-                logits = self.model(x)
+                logits = self._forward(self.model, x, r)
             loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.label_smoothing)
             if hasattr(self.model, "extra_losses"):  # a model's own losses (DAN), from the forward pass above
                 loss = loss + sum(self.model.extra_losses(y).values())
@@ -495,8 +526,11 @@ class Trainer:
             x = torch.from_numpy(model_input(self.ds.images[idx], self.preprocess))
             x = x.contiguous(memory_format=self.memory_format)
             y = torch.from_numpy(self.ds.labels[idx])
+            r = None
+            if self.regions_all is not None:
+                r = torch.from_numpy(region_views(self.regions_all[idx], self.preprocess)[0])
             with self._autocast():
-                logits = model(x).float()
+                logits = self._forward(model, x, r).float()
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(1) == y).sum().item()
             predicted.append(logits.argmax(1).numpy())
@@ -513,6 +547,8 @@ class Trainer:
             write_extra_record(self.out, self.extra_record)
         if self.train_set_record is not None:
             write_train_set_record(self.out, self.train_set_record)
+        if self.regions_record is not None:
+            write_regions_record(self.out, self.regions_record)
         metrics_csv = self.out / "metrics.csv"
         if self.epoch == 0 or not metrics_csv.exists():
             with metrics_csv.open("w", newline="") as fh:
