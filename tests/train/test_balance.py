@@ -169,3 +169,27 @@ def test_train_end_to_end_with_ros(tmp_path, toy_dataset):
     largest = max(record["before"].values())
     assert set(record["after"].values()) == {largest}
     assert json.loads((tmp_path / "run" / "config.json").read_text())["balance"] == "ros"
+
+
+@pytest.mark.parametrize("method", ["smote", "smote_tomek", "smote_enn"])
+def test_progress_resampling_equals_imbalanced_learn(method, capsys):
+    """The neighbour searches run in chunks under progress bars; the result is imbalanced-learn's own."""
+    pytest.importorskip("imblearn")
+    from imblearn.combine import SMOTEENN, SMOTETomek
+    from imblearn.over_sampling import SMOTE
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2600, 6)).astype(np.float32)
+    y = np.repeat([0, 1, 2], [2000, 450, 150])
+    x[y == 1] += 0.8
+    x[y == 2] -= 0.8
+    got_x, got_y = balance_mod._fit_resample(method, x, y, 5, 7, progress=True)
+    smote = SMOTE(k_neighbors=5, random_state=7)
+    reference = {"smote": smote, "smote_tomek": SMOTETomek(smote=smote, random_state=7),
+                 "smote_enn": SMOTEENN(smote=smote, random_state=7)}[method]
+    want_x, want_y = reference.fit_resample(x, y)
+    np.testing.assert_array_equal(got_y, want_y)
+    np.testing.assert_allclose(got_x, want_x)
+    # the searches over every image show their bars (SMOTE's own run per minority class, here under one chunk)
+    shown = {"smote": None, "smote_tomek": "Tomek links", "smote_enn": "ENN neighbours"}[method]
+    assert shown is None or shown in capsys.readouterr().err

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ferkit.core.errors import InputError, OptionError
 
@@ -35,6 +36,8 @@ RESAMPLERS = ("ros", "smote", "smote_tomek", "smote_enn")
 SMOTE_METHODS = ("smote", "smote_tomek", "smote_enn")
 #: SMOTE's default number of neighbours
 SMOTE_K = 5
+#: rows per neighbour search (one progress-bar step)
+NEIGHBOUR_CHUNK = 1024
 _CACHE_VERSION = "1"
 
 
@@ -89,22 +92,56 @@ def _smote_k(labels: np.ndarray, classes: Sequence[str]) -> int:
     return k
 
 
-def _sampler(method: str, k: int, seed: int):
-    from imblearn.combine import SMOTEENN, SMOTETomek
+def progress_neighbors(n_neighbors: int, desc: str, progress: bool):
+    """A scikit-learn NearestNeighbors whose ``kneighbors`` searches in chunks under a progress bar: the
+    neighbour searches are what makes SMOTE and its cleaning steps take minutes on 28k faces."""
+    from sklearn.neighbors import NearestNeighbors
+
+    class ProgressNeighbors(NearestNeighbors):
+        def __init__(self, n_neighbors=5, *, algorithm="auto", n_jobs=None, desc="neighbours", progress=False):
+            super().__init__(n_neighbors=n_neighbors, algorithm=algorithm, n_jobs=n_jobs)
+            self.desc, self.progress = desc, progress
+
+        def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+            if X is None or len(X) <= NEIGHBOUR_CHUNK:
+                return super().kneighbors(X, n_neighbors, return_distance)
+            parts = []
+            for start in tqdm(range(0, len(X), NEIGHBOUR_CHUNK), desc=self.desc, unit="chunk",
+                              disable=not self.progress, leave=False):
+                parts.append(super().kneighbors(X[start : start + NEIGHBOUR_CHUNK], n_neighbors, return_distance))
+            if return_distance:
+                return np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts])
+            return np.concatenate(parts)
+
+    return ProgressNeighbors(n_neighbors, desc=desc, progress=progress)
+
+
+def _fit_resample(method: str, x: np.ndarray, labels: np.ndarray, k: int, seed: int,
+                  progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """imbalanced-learn's resampler for ``method``, its neighbour searches under progress bars.
+    SMOTE-Tomek and SMOTE-ENN are SMOTE followed by imbalanced-learn's Tomek-link or ENN cleaning of
+    every class, as its SMOTETomek and SMOTEENN do."""
     from imblearn.over_sampling import SMOTE, RandomOverSampler
+    from imblearn.under_sampling import EditedNearestNeighbours, TomekLinks
 
     if method == "ros":
-        return RandomOverSampler(random_state=seed)
-    smote = SMOTE(k_neighbors=k, random_state=seed)
-    if method == "smote":
-        return smote
+        return RandomOverSampler(random_state=seed).fit_resample(x, labels)
+    smote = SMOTE(k_neighbors=progress_neighbors(k + 1, "SMOTE neighbours", progress), random_state=seed)
+    x_new, y_new = smote.fit_resample(x, labels)
     if method == "smote_tomek":
-        return SMOTETomek(smote=smote, random_state=seed)
-    return SMOTEENN(smote=smote, random_state=seed)
+        nn = progress_neighbors(2, "Tomek links", progress).fit(x_new)
+        nearest = nn.kneighbors(x_new, return_distance=False)[:, 1]
+        keep = np.flatnonzero(~TomekLinks.is_tomek(y_new, nearest, np.unique(y_new)))
+        return x_new[keep], y_new[keep]
+    if method == "smote_enn":
+        enn = EditedNearestNeighbours(sampling_strategy="all",
+                                      n_neighbors=progress_neighbors(4, "ENN neighbours", progress))
+        return enn.fit_resample(x_new, y_new)
+    return x_new, y_new
 
 
 def _resample(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], method: str, pca: int,
-              seed: int) -> tuple[np.ndarray, np.ndarray]:
+              seed: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The resampling itself (no cache): new uint8 images of the same size, and their labels."""
     _import_imblearn()
     n, shape = len(images), images.shape[1:]
@@ -113,7 +150,7 @@ def _resample(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], me
         raise InputError(f"balance = {method} needs at least 2 classes in the training split")
     flat = images.reshape(n, -1)
     if method == "ros":  # copies of existing images: no need for floats
-        x_new, y_new = _sampler(method, k, seed).fit_resample(flat, labels)
+        x_new, y_new = _fit_resample(method, flat, labels, k, seed, progress)
         return np.ascontiguousarray(x_new, dtype=np.uint8).reshape(-1, *shape), np.asarray(y_new, dtype=np.int64)
     x = flat.astype(np.float32)
     if pca:
@@ -124,7 +161,7 @@ def _resample(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], me
                               f"(at most min(images, pixels) = {min(x.shape)})")
         proj = PCA(n_components=pca, random_state=seed).fit(x)
         z = proj.transform(x)
-        z_new, y_new = _sampler(method, k, seed).fit_resample(z, labels)
+        z_new, y_new = _fit_resample(method, z, labels, k, seed, progress)
         # original rows come back unchanged (cleaning only drops rows): keep their exact pixels;
         # only the synthetic rows are inverse-transformed
         where = {row.tobytes(): i for i, row in enumerate(np.ascontiguousarray(z))}
@@ -135,17 +172,18 @@ def _resample(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], me
             out[original < 0] = proj.inverse_transform(z_new[original < 0])
         x_new = out
     else:
-        x_new, y_new = _sampler(method, k, seed).fit_resample(x, labels)
+        x_new, y_new = _fit_resample(method, x, labels, k, seed, progress)
     x_new = np.clip(np.rint(x_new), 0, 255).astype(np.uint8).reshape(-1, *shape)
     return x_new, np.asarray(y_new, dtype=np.int64)
 
 
 def resample(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], method: str, *, pca: int = 0,
-             seed: int = 0, out: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+             seed: int = 0, out: str | Path | None = None, progress: bool = False
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A resampled training set (``images`` uint8 (n, h, w), ``labels``) and its record
     ``{"method", "before", "after", "seconds", "cached"}``. With ``out``, the result is cached there as
     ``balance_cache_<key>.npz`` and a later call with the same training content, method, pca and seed
-    loads it. The inputs are not modified."""
+    loads it. The inputs are not modified. ``progress`` shows the neighbour searches' progress bars."""
     if method not in RESAMPLERS:
         raise OptionError(f"resample: method must be one of {', '.join(RESAMPLERS)}; got {method!r}")
     if pca and method not in SMOTE_METHODS:
@@ -170,7 +208,7 @@ def resample(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], met
     if not cached:
         log.info("balance: resampling %d training images with %s%s ...", len(labels), method,
                  f" in a {pca}-component PCA space" if pca else "")
-        x_new, y_new = _resample(images, labels, classes, method, pca, seed)
+        x_new, y_new = _resample(images, labels, classes, method, pca, seed, progress)
         log.info("balance: %s done in %.1fs", method, time.time() - t0)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)

@@ -236,7 +236,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             self.train_images, self.train_labels, self.balance_record = resample(
                 self._base_train_images(), labels, self.ds.classes, cfg.balance, pca=cfg.balance_pca,
-                seed=cfg.seed, out=self.out)
+                seed=cfg.seed, out=self.out, progress=self.progress)
         elif cfg.balance != "none":
             before = class_counts(labels, self.ds.classes)
             if cfg.balance == "sampler":  # the expected draws per epoch
