@@ -134,3 +134,28 @@ def test_balance_works_on_the_combined_training_set(tmp_path, toy_dataset, metho
     else:
         assert len(t.train_labels) == combined.sum()
     t._train_epoch()
+
+
+def test_resume_refuses_a_changed_extra_set(tmp_path, toy_dataset):
+    from ferkit.core.errors import ResumeError
+
+    extra = affectnet_folder(tmp_path / "affectnet")
+    cfg = tiny_config(tmp_path / "run", extra_train=[str(extra)], epochs=2)
+    train(dataclasses_replace(cfg, epochs=1), dataset=toy_dataset, progress=False)
+    last = tmp_path / "run" / "last.pt"
+    # the same extra set: the run continues
+    assert train(cfg, resume=last, dataset=toy_dataset, progress=False).epochs_run == 2
+    # images added to the extra set: refused, naming what may have changed
+    img = np.full((64, 64, 3), 90, dtype=np.uint8)
+    assert cv2.imwrite(str(extra / "happy" / "new.png"), img)
+    cfg3 = dataclasses_replace(cfg, epochs=3)
+    with pytest.raises(ResumeError, match="another training set.*extra_train"):
+        train(cfg3, resume=last, dataset=toy_dataset, progress=False)
+    with pytest.raises(ResumeError, match="another training set"):
+        train(dataclasses_replace(cfg3, extra_train=[]), resume=last, dataset=toy_dataset, progress=False)
+
+
+def dataclasses_replace(cfg, **kw):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)

@@ -174,6 +174,7 @@ class Trainer:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self._setup_balance()
         self._setup_regions()
+        self.training_set = self._training_set_fingerprint()
         n_train = len(self.train_labels) if self.train_labels is not None else len(self.train_idx)
         self.steps_per_epoch = max(1, n_train // cfg.batch_size)
         self._setup_optimisation()
@@ -265,6 +266,16 @@ class Trainer:
             self.train_regions, record = cached_regions(self.train_images, self.out, "training set (balanced or "
                                                         "with extra_train)", self.progress)
             self.regions_record.append(record)
+
+    def _training_set_fingerprint(self) -> str:
+        """What the run trains on: the training indices of the dataset and the content of any
+        ``extra_train`` images and labels (the resampled set follows from these, the method and seed)."""
+        h = hashlib.sha1()
+        h.update(np.ascontiguousarray(self.train_idx, dtype=np.int64).tobytes())
+        if self.extra_images is not None:
+            h.update(np.ascontiguousarray(self.extra_images).tobytes())
+            h.update(np.ascontiguousarray(self.extra_labels, dtype=np.int64).tobytes())
+        return h.hexdigest()[:16]
 
     def _forward(self, model: torch.nn.Module, x: torch.Tensor, regions: torch.Tensor | None) -> torch.Tensor:
         return model(x) if regions is None else model(x, regions)
@@ -404,6 +415,7 @@ class Trainer:
             "best_acc": self.best_acc,
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
+            "training_set": self.training_set,
         }
 
     @property
@@ -437,6 +449,15 @@ class Trainer:
         self.preprocess = state["preprocess"]
         self.input_size = int(self.preprocess["input_size"])
         r = state["resume"]
+        saved = r.get("training_set")
+        if saved is None:
+            log.warning("%s records no training-set fingerprint (an older checkpoint): cannot check that the "
+                        "training images (extra_train, train_limit, exclude_test_near_duplicates) are unchanged", path)
+        elif saved != self.training_set:
+            raise ResumeError(
+                f"{path} was trained on another training set than this config gives now (extra_train data, "
+                "train_limit or exclude_test_near_duplicates changed): resume with the run's config and data, "
+                "or start a new run")
         try:
             self.opt.load_state_dict(r["optimizer"])
         except (ValueError, KeyError) as exc:
