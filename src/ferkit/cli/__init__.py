@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("ferkit.cli.analyze_cmd", "faces and emotions in images and videos"),
     "webcam": ("ferkit.cli.webcam_cmd", "live analysis of a camera or stream"),
     "score-videos": ("ferkit.cli.score_videos_cmd", "score video-level predictions against gold labels"),
+    "harvest": ("ferkit.cli.harvest_cmd", "build a labelled face dataset from videos"),
     "train": ("ferkit.cli.train_cmd", "train a model"),
     "study": ("ferkit.cli.study_cmd", "train and compare the runs of a study file"),
     "evaluate": ("ferkit.cli.evaluate_cmd", "evaluate a checkpoint or ONNX model on a dataset split"),

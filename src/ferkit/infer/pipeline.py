@@ -61,6 +61,16 @@ class FacePipeline:
         points = [None if d.landmarks is None else a.transform(d.landmarks) for d, a in zip(detections, aligned)]
         return detection_regions(points, [d.scheme for d in detections], self.classifier.image_size)[0]
 
+    def aligned_crop(self, gray: np.ndarray, face: Face, size: int | None = None) -> np.ndarray:
+        """The (size, size) grayscale crop of a :class:`Face` found in ``gray`` (its frame, grayscale),
+        aligned and framed as the classifier saw it (size: the model's image size unless given)."""
+        scheme = detector_entry(self.options.detector).landmarks
+        landmarks = None if face.landmarks is None else np.asarray(face.landmarks, dtype=np.float64)
+        det = Detection(tuple(float(v) for v in face.box), face.score, landmarks, scheme if landmarks is not None
+                        else None)
+        size = size or self.classifier.image_size
+        return align_face(gray, det, size, self.crop_scale, self.crop_shift, self.options.align).image
+
     def faces(self, detections: list[Detection], probs: np.ndarray, track_ids: list[int] | None = None,
               raw: np.ndarray | None = None) -> list[Face]:
         """Face results; with ``raw``, ``probs`` are smoothed values and ``raw`` the frame's own."""

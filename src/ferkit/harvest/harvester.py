@@ -1,0 +1,108 @@
+"""``harvest(videos, out, options)``: labelled face datasets from videos (see :mod:`ferkit.harvest`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ferkit.core.errors import FerkitError
+from ferkit.core.images import IMAGE_SUFFIXES
+from ferkit.harvest.collect import SEEN_SCORE, collect_video, dedupe_across
+from ferkit.harvest.options import HarvestOptions
+from ferkit.harvest.report import write_report
+from ferkit.harvest.splits import assign_splits
+from ferkit.harvest.store import HarvestStore, video_id
+from ferkit.infer.batch import expand_inputs
+from ferkit.infer.options import RecognizerOptions
+from ferkit.infer.recognizer import Recognizer
+
+log = logging.getLogger("ferkit.harvest")
+
+#: video states that need no more work in a later run
+SETTLED = ("done", "no_faces", "error")
+
+
+def recognizer_for(options: HarvestOptions) -> Recognizer:
+    """The pipeline ``ferkit analyze`` uses, with the detector reporting faces from :data:`SEEN_SCORE` up
+    (so the ``min_score`` rule's removals are counted) and small faces too (``min_face`` counts them)."""
+    return Recognizer(RecognizerOptions(model=options.model, detector=options.detector,
+                                        score_threshold=min(SEEN_SCORE, options.min_score),
+                                        min_face_size=min(20, options.min_face), tta=options.tta))
+
+
+def harvest(inputs: Iterable[str | Path], out: str | Path, options: HarvestOptions | None = None,
+            progress: bool | None = None) -> dict[str, Any]:
+    """Harvest the videos in ``inputs`` (files, folders searched for videos, globs) into the dataset folder
+    ``out``; an existing harvest there is extended (same options only). Returns a summary: videos
+    harvested, skipped (done before), failed (with reasons), and the report."""
+    import sys
+
+    options = options or HarvestOptions()
+    show = sys.stderr.isatty() if progress is None else progress
+    recognizer = recognizer_for(options)
+    store = HarvestStore(out, options, recognizer.options.model_path, recognizer.classes)
+    items = expand_inputs(inputs, video=True)
+    summary: dict[str, Any] = {"harvested": [], "skipped": [], "failed": [], "interrupted": False}
+    hashes, mirrors = store.known_hashes()
+    try:
+        for item in tqdm(items, desc="videos", unit="video", disable=not show or len(items) < 2):
+            if item.error:
+                summary["failed"].append({"path": str(item.path), "error": item.error})
+                continue
+            if item.path.suffix.lower() in IMAGE_SUFFIXES:
+                summary["failed"].append({"path": str(item.path), "error": "an image, not a video: ferkit harvest "
+                                          "reads videos (ferkit analyze reads images)"})
+                continue
+            try:
+                vid = video_id(item.path)
+            except OSError as exc:
+                summary["failed"].append({"path": str(item.path), "error": f"cannot be read ({exc.strerror})"})
+                continue
+            info = store.video(vid)
+            if info and info.get("status") in (*SETTLED, "staged", "finalizing"):
+                summary["skipped"].append(str(item.path))
+                continue
+            store.clear_staging(vid)  # what an interrupted collection left
+            try:
+                got = collect_video(item.path, recognizer, options, progress=show)
+            except FerkitError as exc:
+                store.record(vid, path=str(item.path), status="error", error=str(exc))
+                summary["failed"].append({"path": str(item.path), "error": str(exc)})
+                log.warning("%s: skipped: %s", item.path, exc)
+                continue
+            candidates = dedupe_across(got.candidates, hashes, mirrors, options.dedupe_bits, got.counts)
+            status = "staged" if candidates else "no_faces"
+            if candidates:
+                store.stage(vid, item.path, candidates)
+            store.record(vid, path=str(item.path), status=status, counts=dict(got.counts), frames=got.frames,
+                         duration_s=round(got.duration_s, 3), complete=got.complete,
+                         error=None if candidates else ("no face detected" if not got.counts["seen"] else
+                                                        "no face left after the rules and duplicate removal"))
+            summary["harvested"].append(str(item.path))
+    except KeyboardInterrupt:
+        summary["interrupted"] = True
+        log.warning("harvest interrupted: run the same command again to continue")
+    finalize_staged(store, options)
+    store.write_parquet()
+    summary["report"] = write_report(store.out, store.state, store.rows(), options.dedupe_bits)
+    summary["out"] = str(store.out)
+    return summary
+
+
+def finalize_staged(store: HarvestStore, options: HarvestOptions) -> None:
+    """Give every staged video its split (keeping one chosen before an interruption) and move it into place."""
+    videos = store.state["videos"]
+    pending = [vid for vid, info in videos.items() if info.get("status") in ("staged", "finalizing")]
+    if not pending:
+        return
+    chosen = {vid: videos[vid]["split"] for vid in pending if videos[vid].get("status") == "finalizing"}
+    if options.split == "video":
+        new = {vid: store.staged_counts(vid) for vid in pending if vid not in chosen}
+        chosen.update(assign_splits(new, store.split_counts(), store.classes, options.val_fraction,
+                                    options.test_fraction))
+    for vid in pending:
+        store.finalize(vid, chosen.get(vid) if options.split == "video" else None)
