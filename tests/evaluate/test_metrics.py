@@ -123,3 +123,12 @@ def test_evaluate_modules_import_matplotlib_only_when_drawing():
     code = ("import sys, ferkit.evaluate, ferkit.evaluate.plots; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_two_class_model_on_a_one_class_split():
+    """A two-class model evaluated where only one class occurs (a small harvested test split)."""
+    from ferkit.evaluate.metrics import classification_metrics
+
+    probs = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    m = classification_metrics(np.array([0, 0, 0]), probs, ("happy", "sad"))
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["top1_accuracy"] == pytest.approx(2 / 3)

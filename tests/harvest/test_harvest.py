@@ -62,12 +62,21 @@ def manifest(out):
         return list(csv.DictReader(fh))
 
 
-def test_classes_land_in_their_folders_and_each_video_in_one_split(tmp_path):
+@pytest.fixture(scope="module")
+def six_videos(tmp_path_factory):
+    """Three videos of a bright (happy) face and three of a dark (sad) one, harvested."""
+    tmp = tmp_path_factory.mktemp("six")
     ramps = (-0.5, 0.0, 0.5)
-    videos = [video(tmp_path / f"bright{i}.mp4", 1.25, ramp=r) for i, r in enumerate(ramps)] + \
-             [video(tmp_path / f"dark{i}.mp4", 0.45, ramp=r) for i, r in enumerate(ramps)]
-    out = tmp_path / "ds"
-    summary = harvest(videos, out, OPTS, progress=False)
+    videos = [video(tmp / f"bright{i}.mp4", 1.25, ramp=r) for i, r in enumerate(ramps)] + \
+             [video(tmp / f"dark{i}.mp4", 0.45, ramp=r) for i, r in enumerate(ramps)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(EmotionClassifier, "predict_proba", by_brightness)
+        summary = harvest(videos, tmp / "ds", OPTS, progress=False)
+    return tmp / "ds", summary
+
+
+def test_classes_land_in_their_folders_and_each_video_in_one_split(six_videos):
+    out, summary = six_videos
     assert not summary["failed"] and len(summary["harvested"]) == 6
     rows = manifest(out)
     kept = [r for r in rows if r["status"] == "kept"]
@@ -251,3 +260,21 @@ def test_stable_keeps_only_labels_that_hold_over_the_track(tmp_path):
     plain = tmp_path / "plain"
     harvest([path], plain, HarvestOptions(fps=3.0, dedupe_bits=-1), progress=False)
     assert all(r["status"] == "kept" for r in manifest(plain))
+
+
+def test_the_harvested_set_is_a_first_class_dataset(six_videos, tmp_path, capsys, monkeypatch):
+    out, _ = six_videos
+    monkeypatch.undo()  # the real classifier from here on
+    assert main(["data", "info", str(out), "--json", "--no-progress"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    kept = [r for r in manifest(out) if r["status"] == "kept"]
+    assert info["n"] == len(kept) and info["groups"] == len({r["video"] for r in kept})
+    assert info["groups_across_splits"] == [] and not info["problems"]
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(out), "--out", str(run), "--epochs", "1", "--batch-size", "4",
+                 "--no-progress", "--set", "model_cfg.widths=[8, 16]", "--set", "bf16=false"]) == 0
+    capsys.readouterr()
+    split = "test" if any(r["split"] == "test" for r in kept) else "val"
+    assert main(["evaluate", str(run / "best.pt"), "--data", str(out), "--split", split, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == sum(r["split"] == split for r in kept)

@@ -39,6 +39,19 @@ KNOWN_CLASS_NAMES = ", ".join(
 )
 
 
+#: a dataset made by ``ferkit harvest`` holds this file; its other folders are not classes or splits
+HARVEST_STATE = "harvest.json"
+HARVEST_FOLDERS = frozenset({"review", "originals", "contact_sheets"})
+#: harvested face files: <video id>_t<track>_f<frame>.png
+HARVEST_NAME = re.compile(r"^(.+)_t\d+_f\d+$")
+
+
+def harvest_group(path: Path) -> str:
+    """The video a harvested face comes from (its group: splits never share one)."""
+    match = HARVEST_NAME.match(path.stem)
+    return match.group(1) if match else path.stem
+
+
 def ckplus_group(path: Path) -> str:
     """Subject id parsed from a CK+ style file name (the whole stem when it does not match)."""
     match = CKPLUS_NAME.search(path.name)
@@ -50,9 +63,12 @@ def _subdirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _class_dirs(root: Path, problems: list[Problem], unknown: list[Path]) -> list[tuple[str, Path]]:
+def _class_dirs(root: Path, problems: list[Problem], unknown: list[Path],
+                skip: frozenset[str] = frozenset()) -> list[tuple[str, Path]]:
     found = []
     for d in _subdirs(root):
+        if d.name in skip:
+            continue
         if d.name.strip().lower() not in ALIASES:
             problems.append(Problem(str(d), f"unknown class folder {d.name!r}, skipped (known: {KNOWN_CLASS_NAMES})"))
             unknown.append(d)
@@ -95,6 +111,11 @@ def load_class_folders(
     problems: list[Problem] = []
     unknown: list[Path] = []
     subdirs = _subdirs(root)
+    skip: frozenset[str] = frozenset()
+    if (root / HARVEST_STATE).is_file():  # a harvested dataset: faces grouped by video, its own folders left out
+        skip = HARVEST_FOLDERS
+        subdirs = [d for d in subdirs if d.name not in skip]
+        group_fn = group_fn or harvest_group
     split_dirs = [(SPLIT_DIRS[p.name.lower()], p) for p in subdirs if p.name.lower() in SPLIT_DIRS]
     if split_dirs:
         for p in subdirs:
@@ -103,7 +124,7 @@ def load_class_folders(
                                         "inside one, skipped"))
         layout = [(split, cls, d) for split, sd in sorted(split_dirs) for cls, d in _class_dirs(sd, problems, unknown)]
     else:
-        layout = [("", cls, d) for cls, d in _class_dirs(root, problems, unknown)]
+        layout = [("", cls, d) for cls, d in _class_dirs(root, problems, unknown, skip)]
     if unknown:
         names = ", ".join(str(d.relative_to(root)) for d in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
         message = f"{root}: {len(unknown)} unknown class folder(s) skipped: {names}; known names: {KNOWN_CLASS_NAMES}"

@@ -35,6 +35,7 @@ def dataset_info(ds: FaceDataset, duplicates: bool = True, max_distance: int = 5
         "counts": counts,
         "imbalance_ratio": float(nonzero.max() / nonzero.min()) if len(nonzero) else None,
         "groups": len(np.unique(ds.groups)) if ds.groups is not None else None,
+        "groups_across_splits": groups_across_splits(ds),
         "problems": [str(p) for p in ds.problems],
         "constant_images": int((ds.images.reshape(len(ds), -1).std(axis=1) == 0).sum()),
     }
@@ -73,7 +74,10 @@ def format_info(info: dict) -> str:
     lines.append(f"{'total':<10}" + totals + f"{info['n']:>8}")
     lines.append(f"imbalance (largest / smallest class): {info['imbalance_ratio']:.1f}")
     if info["groups"] is not None:
-        lines.append(f"groups (subjects/sources): {info['groups']}")
+        leak = info["groups_across_splits"]
+        lines.append(f"groups (subjects/sources): {info['groups']}"
+                     + (f"; in more than one split: {len(leak)} ({', '.join(leak[:5])}{' ...' if len(leak) > 5 else ''})"
+                        if leak else "; none in more than one split" if ds_has_splits(info) else ""))
     if info["constant_images"]:
         lines.append(f"constant (blank) images: {info['constant_images']}")
     d = info.get("duplicates")
@@ -89,3 +93,18 @@ def format_info(info: dict) -> str:
         if len(info["problems"]) > 20:
             lines.append(f"  ... and {len(info['problems']) - 20} more")
     return "\n".join(lines)
+
+
+def groups_across_splits(ds) -> list[str]:
+    """The groups (subjects, videos) with images in more than one split: leakage."""
+    if ds.groups is None or ds.split is None:
+        return []
+    seen: dict[str, set[str]] = {}
+    for g, s in zip(ds.groups.tolist(), ds.split.tolist()):
+        if s:
+            seen.setdefault(str(g), set()).add(s)
+    return sorted(g for g, splits in seen.items() if len(splits) > 1)
+
+
+def ds_has_splits(info: dict) -> bool:
+    return len([s for s in info["counts"] if s]) > 1

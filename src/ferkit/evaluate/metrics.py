@@ -77,7 +77,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Seque
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "classes": list(classes),
     }
+    # scikit-learn takes a two-class model's scores as the second class's probability
+    scores = probs[:, 1] if len(classes) == 2 else probs
     for k in (1, 2, 3):
         if k < len(classes):
-            out[f"top{k}_accuracy"] = float(top_k_accuracy_score(y_true, probs, k=k, labels=labels))
+            out[f"top{k}_accuracy"] = float(top_k_accuracy_score(y_true, scores, k=k, labels=labels))
     return out
