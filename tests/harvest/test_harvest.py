@@ -278,3 +278,7 @@ def test_the_harvested_set_is_a_first_class_dataset(six_videos, tmp_path, capsys
     assert main(["evaluate", str(run / "best.pt"), "--data", str(out), "--split", split, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == sum(r["split"] == split for r in kept)
+    # as a study's cross-dataset set: evaluated whole
+    from ferkit.evaluate import evaluate
+
+    assert evaluate(run / "best.pt", out, split="all")["n"] == len(kept)
