@@ -282,3 +282,35 @@ def test_the_harvested_set_is_a_first_class_dataset(six_videos, tmp_path, capsys
     from ferkit.evaluate import evaluate
 
     assert evaluate(run / "best.pt", out, split="all")["n"] == len(kept)
+
+
+def test_videos_of_one_group_share_a_split_across_runs(tmp_path, capsys):
+    ramps = (-0.6, -0.3, 0.0, 0.3, 0.6, 0.9)
+    videos = [video(tmp_path / f"p{i}.mp4", 1.25 if i % 2 else 0.45, ramp=r) for i, r in enumerate(ramps)]
+    groups = tmp_path / "groups.csv"
+    groups.write_text("video,group\np0.mp4,ann\np1,ann\np2.mp4,bob\np3.mp4,bob\np4.mp4,cy\np5.mp4,ann\n")
+    out = tmp_path / "ds"
+    code = main(["harvest", *map(str, videos[:4]), "--out", str(out), "--groups", str(groups), "--fps", "3",
+                 "--dedupe-bits", "4", "--val-fraction", "0.3", "--test-fraction", "0.3", "--no-progress"])
+    assert code == 0
+    later = main(["harvest", str(videos[4]), str(videos[5]), str(videos[0]), "--out", str(out), "--groups", str(groups), "--fps",
+                  "3", "--dedupe-bits", "4", "--val-fraction", "0.3", "--test-fraction", "0.3", "--no-progress"])
+    assert later == 0
+    state = json.loads((out / "harvest.json").read_text())
+    split_of = {v["path"].rsplit("/", 1)[-1]: (v.get("group"), v.get("split")) for v in state["videos"].values()}
+    assert split_of["p0.mp4"][1] == split_of["p1.mp4"][1] == split_of["p5.mp4"][1]  # p5 came a run later
+    assert split_of["p2.mp4"][1] == split_of["p3.mp4"][1]
+    assert split_of["p0.mp4"][0] == "ann" and split_of["p4.mp4"][0] == "cy"
+    assert json.loads((out / "report.json").read_text())["leakage"]["ok"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,person\nx,y\n")
+    capsys.readouterr()
+    assert main(["harvest", str(videos[0]), "--out", str(tmp_path / "o2"), "--groups", str(bad)]) == 2
+    assert "columns video and group" in capsys.readouterr().err
+
+
+def test_leakage_check_sees_groups_across_splits():
+    rows = [{"status": "kept", "video": "a", "split": "train", "file": "1", "hash": "0f0f", "hash_mirror": "1"},
+            {"status": "kept", "video": "b", "split": "test", "file": "2", "hash": "f0f0", "hash_mirror": "2"}]
+    got = leakage(rows, 2, {"a": "ann", "b": "ann"})
+    assert got["groups_in_several_splits"] == ["ann"] and not got["ok"]

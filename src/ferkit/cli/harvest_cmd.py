@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
                    help="video: train/val/test grouped by video (default); none: one folder of class folders")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--groups", metavar="CSV", help="a CSV with columns video,group (a person, a show): videos of "
+                   "one group always share a split")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -43,13 +45,15 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from ferkit.harvest import HarvestOptions, harvest
+    from ferkit.harvest.harvester import read_groups
 
     options = HarvestOptions(
         fps=args.fps, detector=args.detector, min_score=args.min_score, min_face=args.min_face, model=args.model,
         tta=args.tta, min_prob=args.min_prob, min_margin=args.min_margin, stable=args.stable,
         dedupe_bits=args.dedupe_bits, size=args.size, original_size=args.original_size, split=args.split,
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed)
-    summary = harvest(args.inputs, args.out, options, progress=False if args.no_progress else None)
+    groups = read_groups(args.groups) if args.groups else None
+    summary = harvest(args.inputs, args.out, options, progress=False if args.no_progress else None, groups=groups)
     report = summary.pop("report")
     if args.json:
         print(json.dumps({**summary, "totals": report["totals"], "per_split": report["per_split"],

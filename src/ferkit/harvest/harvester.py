@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ferkit.core.errors import FerkitError
+from ferkit.core.errors import FerkitError, InputError, MissingInputError
 from ferkit.core.images import IMAGE_SUFFIXES
 from ferkit.harvest.collect import SEEN_SCORE, collect_video, dedupe_across
 from ferkit.harvest.options import HarvestOptions
@@ -34,11 +34,36 @@ def recognizer_for(options: HarvestOptions) -> Recognizer:
                                         min_face_size=min(20, options.min_face), tta=options.tta))
 
 
+def read_groups(path: str | Path) -> dict[str, str]:
+    """A CSV with columns ``video`` (a file name, with or without its suffix) and ``group`` (a person, a show:
+    videos of one group always share a split)."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"{path}: no such groups file")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"video", "group"} <= set(reader.fieldnames):
+            raise InputError(f"{path}: a groups file needs the columns video and group, got {reader.fieldnames}")
+        groups = {row["video"].strip(): row["group"].strip() for row in reader if row["video"].strip()}
+    if not groups:
+        raise InputError(f"{path}: no rows")
+    return groups
+
+
+def group_of(path: Path, groups: Mapping[str, str] | None) -> str | None:
+    if not groups:
+        return None
+    return groups.get(path.name) or groups.get(path.stem)
+
+
 def harvest(inputs: Iterable[str | Path], out: str | Path, options: HarvestOptions | None = None,
-            progress: bool | None = None) -> dict[str, Any]:
+            progress: bool | None = None, groups: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Harvest the videos in ``inputs`` (files, folders searched for videos, globs) into the dataset folder
-    ``out``; an existing harvest there is extended (same options only). Returns a summary: videos
-    harvested, skipped (done before), failed (with reasons), and the report."""
+    ``out``; an existing harvest there is extended (same options only). ``groups`` maps video file names
+    (or stems) to a group (a person, a show): videos of one group share a split, also across runs. Returns
+    a summary: videos harvested, skipped (done before), failed (with reasons), and the report."""
     import sys
 
     options = options or HarvestOptions()
@@ -78,7 +103,8 @@ def harvest(inputs: Iterable[str | Path], out: str | Path, options: HarvestOptio
             status = "staged" if candidates else "no_faces"
             if candidates:
                 store.stage(vid, item.path, candidates)
-            store.record(vid, path=str(item.path), status=status, counts=dict(got.counts), frames=got.frames,
+            store.record(vid, path=str(item.path), status=status, group=group_of(item.path, groups),
+                         counts=dict(got.counts), frames=got.frames,
                          duration_s=round(got.duration_s, 3), complete=got.complete,
                          error=None if candidates else ("no face detected" if not got.counts["seen"] else
                                                         "no face left after the rules and duplicate removal"))
@@ -101,8 +127,22 @@ def finalize_staged(store: HarvestStore, options: HarvestOptions) -> None:
         return
     chosen = {vid: videos[vid]["split"] for vid in pending if videos[vid].get("status") == "finalizing"}
     if options.split == "video":
-        new = {vid: store.staged_counts(vid) for vid in pending if vid not in chosen}
-        chosen.update(assign_splits(new, store.split_counts(), store.classes, options.val_fraction,
-                                    options.test_fraction))
+        # a group (or a lone video) is the unit; a group with a split already keeps it
+        unit = {vid: videos[vid].get("group") or f"video:{vid}" for vid in pending if vid not in chosen}
+        placed = {info.get("group"): info.get("split") for info in videos.values()
+                  if info.get("group") and info.get("split") and info.get("status") in ("done", "finalizing")}
+        new: dict[str, dict[str, int]] = {}
+        for vid, u in unit.items():
+            if u in placed:
+                chosen[vid] = placed[u]
+                continue
+            counts = new.setdefault(u, {})
+            for c, k in store.staged_counts(vid).items():
+                counts[c] = counts.get(c, 0) + k
+        by_unit = assign_splits(new, store.split_counts(), store.classes, options.val_fraction,
+                                options.test_fraction)
+        for vid, u in unit.items():
+            if vid not in chosen and u in by_unit:
+                chosen[vid] = by_unit[u]
     for vid in pending:
         store.finalize(vid, chosen.get(vid) if options.split == "video" else None)

@@ -19,14 +19,18 @@ RULE_COUNTS = ("seen", "filtered_min_score", "filtered_min_face", "review", "rev
                "review_stable", "duplicate_in_track", "review_duplicate_in_track", "duplicate_across", "kept")
 
 
-def leakage(rows: list[dict[str, str]], bits: int) -> dict[str, Any]:
-    """Videos whose kept faces are in more than one split, and pairs of kept faces in different splits whose
-    pHashes (or one's mirror) are within ``bits``."""
+def leakage(rows: list[dict[str, str]], bits: int, group_of: dict[str, str] | None = None) -> dict[str, Any]:
+    """Videos (and groups of videos: ``group_of`` maps a video to its group) whose kept faces are in more than
+    one split, and pairs of kept faces in different splits whose pHashes (or one's mirror) are within ``bits``."""
     kept = [r for r in rows if r["status"] == "kept"]
     splits_of: dict[str, set[str]] = defaultdict(set)
+    group_splits: dict[str, set[str]] = defaultdict(set)
     for r in kept:
         splits_of[r["video"]].add(r["split"])
+        if group_of and group_of.get(r["video"]):
+            group_splits[group_of[r["video"]]].add(r["split"])
     videos = sorted(v for v, s in splits_of.items() if len(s) > 1)
+    groups = sorted(g for g, s in group_splits.items() if len(s) > 1)
     pairs = []
     if kept and bits >= 0:
         h = np.array([int(r["hash"], 16) for r in kept], dtype=np.uint64)
@@ -38,8 +42,9 @@ def leakage(rows: list[dict[str, str]], bits: int) -> dict[str, Any]:
             for j in np.flatnonzero(close & other):
                 if j > i:
                     pairs.append([kept[i]["file"], kept[int(j)]["file"]])
-    return {"videos_in_several_splits": videos, "near_duplicates_across_splits": len(pairs),
-            "examples": pairs[:10], "ok": not videos and not pairs}
+    return {"videos_in_several_splits": videos, "groups_in_several_splits": groups,
+            "near_duplicates_across_splits": len(pairs), "examples": pairs[:10],
+            "ok": not videos and not groups and not pairs}
 
 
 def contact_sheet(files: list[Path], out: Path, title: str, columns: int = 8, limit: int = 64) -> Path:
@@ -78,7 +83,8 @@ def build_report(out: Path, state: dict[str, Any], rows: list[dict[str, str]], b
         "review": {c: review.get(c, 0) for c in classes},
         "totals": {k: totals.get(k, 0) for k in RULE_COUNTS},
         "videos": videos,
-        "leakage": leakage(rows, max(bits, 5)),
+        "leakage": leakage(rows, max(bits, 5), {vid: info.get("group") for vid, info in state["videos"].items()
+                                                if info.get("group")}),
         "options": state["options"],
         "model": state["model"],
     }
@@ -107,8 +113,9 @@ def markdown(report: dict[str, Any]) -> str:
                      f"| {v['review']} | {dupes} | {v['error'] or ''} |")
     leak = report["leakage"]
     lines += ["", "## Leakage check", "",
-              "No video and no near-duplicate face is in two splits." if leak["ok"] else
-              f"Videos in several splits: {', '.join(leak['videos_in_several_splits']) or 'none'}; near-duplicate "
+              "No video, no group of videos and no near-duplicate face is in two splits." if leak["ok"] else
+              f"Videos in several splits: {', '.join(leak['videos_in_several_splits']) or 'none'}; groups: "
+              f"{', '.join(leak['groups_in_several_splits']) or 'none'}; near-duplicate "
               f"pairs across splits: {leak['near_duplicates_across_splits']}.", "",
               "## Contact sheets", ""]
     lines += [f"![{c}](contact_sheets/{c}.png)" for c in classes if any(s.get(c) for s in report["per_split"].values())]
