@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "webcam": ("ferkit.cli.webcam_cmd", "live analysis of a camera or stream"),
     "score-videos": ("ferkit.cli.score_videos_cmd", "score video-level predictions against gold labels"),
     "harvest": ("ferkit.cli.harvest_cmd", "build a labelled face dataset from videos"),
+    "serve": ("ferkit.cli.serve_cmd", "the web app: photos, the live webcam and videos in a browser"),
     "report": ("ferkit.cli.report_cmd", "a collection report: one row per video of a folder of results"),
     "train": ("ferkit.cli.train_cmd", "train a model"),
     "study": ("ferkit.cli.study_cmd", "train and compare the runs of a study file"),

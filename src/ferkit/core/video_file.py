@@ -94,6 +94,19 @@ def is_video(path: str | Path, image_suffixes: frozenset[str] = frozenset()) -> 
         return False
 
 
+def is_still_image(path: str | Path) -> bool:
+    """Does FFmpeg read the file as a still image (its image demuxers: ``image2``, ``png_pipe``,
+    ``jpeg_pipe``...), whatever its name says? Such a file opens as a one-frame "video"."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            name = container.format.name
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        return False
+    return name == "image2" or name.endswith("_pipe")
+
+
 def completeness_margin(declared: int) -> int:
     """How many frames short of the declared count a video may come and still be complete:
     max(2, 1% of the count) — containers' counts and durations are not always exact."""

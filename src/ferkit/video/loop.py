@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,15 @@ def is_file_source(source) -> bool:
 def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, options: VideoOptions | None = None, *,
                    resume: bool = False, overwrite: bool = False, progress: bool = True, show: bool = False,
                    max_frames: int | None = None, state_every_s: float = 2.0, resumable: bool = True,
-                   inputs: tuple = ()) -> dict[str, Any]:
+                   inputs: tuple = (), on_progress: Callable[[int, int | None], bool | None] | None = None
+                   ) -> dict[str, Any]:
     """Analyse ``source`` (a video file path, a device index such as "0", or a stream URL) and
     return its summary (also written to ``outputs.summary``). Raises an InputError for a source
     that cannot be read and ``VideoInterrupted`` (after saving everything) on Ctrl-C. ``resumable``:
     keep a resume state while the run is unfinished (file sources with per-frame results);
-    ``inputs``: every input of the run, which no output may replace."""
+    ``inputs``: every input of the run, which no output may replace. ``on_progress(frames_done,
+    frames_expected)`` is called after every frame (the expected count may be None); returning True stops
+    the run there (its outputs are kept, as for ``max_frames``)."""
     outputs = outputs or VideoOutputs()
     options = options or VideoOptions()
     is_file = is_file_source(source)
@@ -155,6 +159,8 @@ def analyze_source(recognizer, source, outputs: VideoOutputs | None = None, opti
                 resumer.save(*committed)
                 last_save = time.monotonic()
             bar.update()
+            if on_progress is not None and on_progress(analysed, total):
+                stopped = True
             if stopped or (max_frames is not None and analysed >= max_frames):
                 stopped = True
                 break
