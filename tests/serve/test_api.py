@@ -221,10 +221,20 @@ def test_video_job_life_cycle(make_client, clip):
     events = c.get(f"/api/jobs/{job['id']}/events").text
     assert events.startswith("data: ") and '"state": "done"' in events
     assert c.get(f"/api/jobs/{job['id']}/files/..%2F..%2Fetc%2Fpasswd").status_code == 404
-    assert c.get(f"/api/jobs/{job['id']}/files/upload.video").status_code == 404
+    assert c.get(f"/api/jobs/{job['id']}/files/my clip.mp4").status_code == 404
+    assert json.loads(c.get(job["downloads"]["summary.json"]).text)["video"].endswith("/my clip.mp4")
     assert c.get("/api/jobs/nope").status_code == 404
     assert c.delete(f"/api/jobs/{job['id']}").json()["state"] == "deleted"
     assert c.get(f"/api/jobs/{job['id']}").status_code == 404
+
+
+def test_client_file_names_never_become_paths():
+    from ferkit.serve.app import safe_name
+
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("..") == "video" and safe_name("/") == "video"
+    assert safe_name("a/b\\c:d*.mp4") == "b_c_d_.mp4"
+    assert safe_name("x" * 300 + ".mp4") == "x" * 100
 
 
 def test_bad_videos_are_refused(make_client, clip, sample_bgr):

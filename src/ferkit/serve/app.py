@@ -196,7 +196,8 @@ def create_app(options: ServeOptions | None = None) -> FastAPI:
         if jobs.active() >= options.max_jobs + options.max_queued:
             raise HTTPException(429, f"{jobs.active()} videos are being analysed or waiting; try again later")
         job_id, folder = jobs.new_folder()
-        video = folder / "upload.video"
+        video = folder / "upload" / safe_name(name)  # the page and the timeline show the user's file name
+        video.parent.mkdir()
         size = 0
         with video.open("wb") as fh:
             while chunk := await file.read(CHUNK):
@@ -269,6 +270,14 @@ def create_app(options: ServeOptions | None = None) -> FastAPI:
         return {"id": job_id, "state": "cancelled" if job.state in ("queued", "running") else "deleted"}
 
     return app
+
+
+def safe_name(name: str) -> str:
+    """A file name made only of harmless characters (never a path) from what a client called its file."""
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9._ -]+", "_", Path(name).name).strip(" .")[:100]
+    return cleaned or "video"
 
 
 def _remove(folder: Path) -> None:
