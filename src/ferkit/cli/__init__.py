@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ferkit.cli.serve_cmd", "the web app: photos, the live webcam and videos in a browser"),
     "report": ("ferkit.cli.report_cmd", "a collection report: one row per video of a folder of results"),
     "train": ("ferkit.cli.train_cmd", "train a model"),
+    "distill": ("ferkit.cli.distill_cmd", "train a student model from a teacher model or ensemble"),
     "study": ("ferkit.cli.study_cmd", "train and compare the runs of a study file"),
     "evaluate": ("ferkit.cli.evaluate_cmd", "evaluate a checkpoint or ONNX model on a dataset split"),
     "export": ("ferkit.cli.export_cmd", "export a checkpoint to ONNX"),

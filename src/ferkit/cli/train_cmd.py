@@ -16,6 +16,18 @@ def add_parser(sub) -> None:
         description="Train a model. Every config field has a default; --config reads TOML or YAML; "
         "flags and --set key=value override it (e.g. --set augment.rotate=15 --set model_cfg.dropout=0.4).",
     )
+    add_training_arguments(p)
+    p.add_argument(
+        "--folds", type=int, metavar="K",
+        help="subject-grouped K-fold cross-validation (datasets without an official split, e.g. CK+): "
+        "trains K models in OUT/fold_XX, tests each on its held-out subjects, writes OUT/cv_summary.{json,md} "
+        "and a pooled confusion matrix; run the same command again to continue an interrupted one",
+    )
+    p.set_defaults(func=run)
+
+
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments ferkit train and ferkit distill share."""
     p.add_argument("--config", help="TOML or YAML config file")
     p.add_argument("--data", help="dataset path (npz, FER2013 csv, or folder of class folders)")
     p.add_argument("--out", help="output folder for checkpoints, metrics.csv and curves.png")
@@ -33,30 +45,25 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="start over in an --out folder that holds an earlier run (its last.pt, best.pt, "
                    "metrics.csv, curves.png and config.json are replaced)")
-    p.add_argument(
-        "--folds", type=int, metavar="K",
-        help="subject-grouped K-fold cross-validation (datasets without an official split, e.g. CK+): "
-        "trains K models in OUT/fold_XX, tests each on its held-out subjects, writes OUT/cv_summary.{json,md} "
-        "and a pooled confusion matrix; run the same command again to continue an interrupted one",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, extra: list[str] | None = None) -> int:
+    """Train as the arguments say; ``extra`` are more ``key=value`` overrides (ferkit distill's)."""
     from ferkit.core.errors import OptionError
 
     if args.model_flag is not None:
         raise OptionError(f"ferkit train takes the architecture as --arch NAME (e.g. --arch {args.model_flag}); "
                           "--model names an inference model file in the other commands")
-    if args.folds is not None:
+    folds = getattr(args, "folds", None)
+    if folds is not None:
         if args.resume:
             raise OptionError("--folds resumes by itself: run the same command again, without --resume")
         if args.overwrite:
             raise OptionError("--folds continues an earlier cross-validation in --out by itself; "
                               "to start over, use another --out")
-        if args.folds < 2:
-            raise OptionError(f"--folds needs at least 2, got {args.folds}")
+        if folds < 2:
+            raise OptionError(f"--folds needs at least 2, got {folds}")
     if args.resume and args.overwrite:
         raise OptionError("--resume continues the run in --out and --overwrite replaces it: give one of them")
 
@@ -66,15 +73,15 @@ def run(args: argparse.Namespace) -> int:
     flags = {"data": args.data, "out": args.out, "model": args.arch, "epochs": args.epochs,
              "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     overrides = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = load_config(args.config, overrides + args.set)
+    cfg = load_config(args.config, overrides + args.set + (extra or []))
     if not cfg.data:
         raise OptionError("no dataset: give --data PATH or data = ... in the config")
     progress = False if args.no_progress else None
-    if args.folds is not None:
+    if folds is not None:
         from ferkit.train.crossval import cross_validate
         from ferkit.train.crossval import summary_markdown as cv_summary_markdown
 
-        summary = cross_validate(cfg, folds=args.folds, progress=progress)
+        summary = cross_validate(cfg, folds=folds, progress=progress)
         print(cv_summary_markdown(summary), end="")
         return 130 if summary["interrupted"] else 0
     check_out(cfg.out, args.resume, args.overwrite)  # before the dataset loads

@@ -83,6 +83,12 @@ class TrainConfig:
     exclude_test_near_duplicates: bool = False
     #: > 0: train on a seeded, class-stratified subset of this many training images (quick studies)
     train_limit: int = 0
+    #: knowledge distillation (ferkit.train.distill): a teacher model file (ONNX, ensemble or checkpoint) whose
+    #: softened probabilities join the hard labels: (1 - alpha) * CE + alpha * T^2 * KL
+    teacher: str | None = None
+    teacher_tta: str = "none"  # none | flip: how the teacher sees each training image
+    distill_temperature: float = 4.0
+    distill_alpha: float = 0.5
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -146,6 +152,11 @@ class TrainConfig:
         self.exclude_test_near_duplicates = check_bool("", "exclude_test_near_duplicates",
                                                        self.exclude_test_near_duplicates)
         self.train_limit = check_int("", "train_limit", self.train_limit, lo=0)
+        self.teacher = _path_str("teacher", self.teacher, optional=True) or None
+        self.teacher_tta = check_choice("", "teacher_tta", self.teacher_tta, ("none", "flip"))
+        self.distill_temperature = check_float("", "distill_temperature", self.distill_temperature, lo=0.0,
+                                               lo_open=True, hi=100.0)
+        self.distill_alpha = check_float("", "distill_alpha", self.distill_alpha, lo=0.0, hi=1.0)
         self.augment = AugmentConfig.from_dict(self.augment)
 
     def to_dict(self) -> dict[str, Any]:

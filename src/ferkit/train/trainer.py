@@ -47,6 +47,9 @@ from ferkit.train.config import TrainConfig, resolve_bf16
 from ferkit.train.extra import RECORD_NAME as EXTRA_RECORD
 from ferkit.train.extra import check_extra_paths, extra_training_set
 from ferkit.train.extra import write_record as write_extra_record
+from ferkit.train.distill import RECORD_NAME as DISTILL_RECORD
+from ferkit.train.distill import distillation_loss, teacher_probabilities
+from ferkit.train.distill import write_record as write_distill_record
 from ferkit.train.plots import plot_curves
 from ferkit.train.regions import RECORD_NAME as REGIONS_RECORD
 from ferkit.train.regions import cached_regions
@@ -64,7 +67,7 @@ METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val
 
 #: the files of a finished or partial run in an output folder; ``--overwrite`` removes exactly these
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "curves.png", "config.json", "balance.json", EXTRA_RECORD,
-             TRAIN_SET_RECORD, REGIONS_RECORD, "last.pt.tmp", "best.pt.tmp")
+             TRAIN_SET_RECORD, REGIONS_RECORD, DISTILL_RECORD, "last.pt.tmp", "best.pt.tmp")
 #: a folder holding any of these holds a run
 RUN_MARKERS = ("last.pt", "best.pt", "metrics.csv")
 
@@ -133,6 +136,8 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         check_extra_paths(cfg.extra_train)  # a missing extra dataset: before the main one loads
+        if cfg.teacher and not Path(cfg.teacher).is_file():
+            raise MissingInputError(f"teacher {cfg.teacher}: no such model file")
         self.ds = dataset if dataset is not None else load_dataset(cfg.data, cfg.format, size=cfg.image_size)
         for p in self.ds.problems:
             log.warning("skipped %s", p)
@@ -174,6 +179,7 @@ class Trainer:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self._setup_balance()
         self._setup_regions()
+        self._setup_teacher()
         self.training_set = self._training_set_fingerprint()
         n_train = len(self.train_labels) if self.train_labels is not None else len(self.train_idx)
         self.steps_per_epoch = max(1, n_train // cfg.batch_size)
@@ -267,6 +273,27 @@ class Trainer:
                                                         "with extra_train)", self.progress)
             self.regions_record.append(record)
 
+    def _setup_teacher(self) -> None:
+        """With ``teacher``: its probabilities for every training image (``teacher_probs``, indexed as the
+        training images are: by dataset index, or into a training set of its own)."""
+        cfg = self.cfg
+        self.teacher_probs = self.distill_record = None
+        if not cfg.teacher:
+            return
+        own = self.train_images is not None
+        images = self.train_images if own else self.ds.images[self.train_idx]
+        labels = self.train_labels if own else self.ds.labels[self.train_idx]
+        probs, record = teacher_probabilities(cfg.teacher, images, tuple(self.ds.classes), cfg.teacher_tta,
+                                              self.out, self.progress)
+        if own:
+            self.teacher_probs = probs
+        else:
+            self.teacher_probs = np.zeros((len(self.ds), len(self.ds.classes)), dtype=np.float32)
+            self.teacher_probs[self.train_idx] = probs
+        record.update(temperature=cfg.distill_temperature, alpha=cfg.distill_alpha,
+                      teacher_train_accuracy=round(float((probs.argmax(1) == labels).mean()), 4))
+        self.distill_record = record
+
     def _training_set_fingerprint(self) -> str:
         """What the run trains on: the training indices of the dataset and the content of any
         ``extra_train`` images and labels (the resampled set follows from these, the method and seed)."""
@@ -275,6 +302,8 @@ class Trainer:
         if self.extra_images is not None:
             h.update(np.ascontiguousarray(self.extra_images).tobytes())
             h.update(np.ascontiguousarray(self.extra_labels, dtype=np.int64).tobytes())
+        if self.distill_record is not None:  # another teacher gives other targets
+            h.update(self.distill_record["teacher_sha256"].encode())
         return h.hexdigest()[:16]
 
     def _forward(self, model: torch.nn.Module, x: torch.Tensor, regions: torch.Tensor | None) -> torch.Tensor:
@@ -433,6 +462,7 @@ class Trainer:
             train_config=self.cfg.to_dict(),
             dataset=self.ds.name,
             dataset_record=self.dataset_record,
+            **({"distillation": self.distill_record} if self.distill_record is not None else {}),
             **extra,
         )
 
@@ -456,8 +486,8 @@ class Trainer:
         elif saved != self.training_set:
             raise ResumeError(
                 f"{path} was trained on another training set than this config gives now (extra_train data, "
-                "train_limit or exclude_test_near_duplicates changed): resume with the run's config and data, "
-                "or start a new run")
+                "train_limit, exclude_test_near_duplicates or the teacher changed): resume with the run's config "
+                "and data, or start a new run")
         try:
             self.opt.load_state_dict(r["optimizer"])
         except (ValueError, KeyError) as exc:
@@ -499,6 +529,7 @@ class Trainer:
             images, labels = torch.from_numpy(self.ds.images), torch.from_numpy(self.ds.labels)
             regions = self.regions_all
         regions = torch.from_numpy(regions) if regions is not None else None
+        soft = torch.from_numpy(self.teacher_probs) if self.teacher_probs is not None else None
         mean, std = self.preprocess["mean"], self.preprocess["std"]
         total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(
@@ -520,6 +551,10 @@ class Trainer:
             with self._autocast():
                 logits = self._forward(self.model, x, r)
             loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.label_smoothing)
+            if soft is not None:
+                alpha = self.cfg.distill_alpha
+                loss = (1 - alpha) * loss + alpha * distillation_loss(logits.float(), soft[idx],
+                                                                      self.cfg.distill_temperature)
             if hasattr(self.model, "extra_losses"):  # a model's own losses (DAN), from the forward pass above
                 loss = loss + sum(self.model.extra_losses(y).values())
             self.opt.zero_grad(set_to_none=True)
@@ -570,6 +605,8 @@ class Trainer:
             write_train_set_record(self.out, self.train_set_record)
         if self.regions_record is not None:
             write_regions_record(self.out, self.regions_record)
+        if self.distill_record is not None:
+            write_distill_record(self.out, self.distill_record)
         metrics_csv = self.out / "metrics.csv"
         if self.epoch == 0 or not metrics_csv.exists():
             with metrics_csv.open("w", newline="") as fh:

@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ferkit.cli import main
+from ferkit.core.errors import InputError, MissingInputError
+from ferkit.export import export_onnx
+from ferkit.models.checkpoint import read_checkpoint
+from ferkit.train import TrainConfig, train
+from ferkit.train.distill import distillation_loss
+from ferkit.train.trainer import Trainer
+
+TINY = {"widths": (8, 16), "dropout": 0.0}
+
+
+def test_distillation_loss_is_the_tempered_kl():
+    torch.manual_seed(0)
+    student = torch.randn(5, 7)
+    teacher = F.softmax(torch.randn(5, 7), dim=1)
+    t = 3.0
+    q = F.softmax(torch.log(teacher) / t, dim=1)
+    p = F.softmax(student / t, dim=1)
+    manual = (q * (q.log() - p.log())).sum(1).mean() * t * t
+    assert distillation_loss(student, teacher, t).item() == pytest.approx(manual.item(), rel=1e-5)
+    assert distillation_loss(torch.log(teacher) * 1.0, teacher, 1.0).item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from conftest import synthetic_faces
+
+    tmp = tmp_path_factory.mktemp("teacher")
+    ds = synthetic_faces(n=210)
+    cfg = TrainConfig(out=str(tmp / "t"), model="vgg_compact", model_cfg=TINY, epochs=3, batch_size=16, lr=0.05,
+                      warmup_epochs=0.5, bf16=False, channels_last=False)
+    train(cfg, dataset=ds, progress=False)
+    return export_onnx(tmp / "t" / "best.pt", tmp / "teacher.onnx"), ds
+
+
+def student_config(out, teacher_path, **kw):
+    base = dict(out=str(out), model="mini_xception", model_cfg={"widths": (8, 16)}, epochs=1, batch_size=16,
+                lr=0.05, warmup_epochs=0.5, bf16=False, channels_last=False, teacher=str(teacher_path))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_a_student_learns_from_a_cached_teacher(teacher, tmp_path):
+    model, ds = teacher
+    result = train(student_config(tmp_path / "s", model), dataset=ds, progress=False)
+    record = json.loads((tmp_path / "s" / "distill.json").read_text())
+    assert record["images"] == int((ds.split == "train").sum()) and not record["from_cache"]
+    assert record["temperature"] == 4.0 and record["alpha"] == 0.5 and record["teacher_train_accuracy"] > 0.5
+    assert read_checkpoint(result.best_checkpoint)["distillation"]["teacher_sha256"] == record["teacher_sha256"]
+    trainer = Trainer(student_config(tmp_path / "s", model), dataset=ds, progress=False)
+    assert trainer.distill_record["from_cache"]  # the teacher is not run again
+    train_rows = trainer.teacher_probs[trainer.train_idx]
+    np.testing.assert_allclose(train_rows.sum(1), 1.0, rtol=1e-5)
+    assert not trainer.teacher_probs[trainer.val_idx].any()  # never the validation images
+
+
+def test_the_teacher_term_changes_training(teacher, tmp_path):
+    model, ds = teacher
+    results = {}
+    for alpha in (0.0, 1.0):
+        out = tmp_path / f"a{alpha}"
+        train(student_config(out, model, distill_alpha=alpha, seed=1), dataset=ds, progress=False)
+        results[alpha] = read_checkpoint(out / "last.pt")["state_dict"]
+    assert any(not torch.equal(results[0.0][k], results[1.0][k]) for k in results[0.0])
+
+
+def test_distill_refusals_and_cli(teacher, tmp_path, capsys):
+    model, ds = teacher
+    with pytest.raises(MissingInputError, match="teacher .*no such model file"):
+        Trainer(student_config(tmp_path / "x", tmp_path / "none.onnx"), dataset=ds, progress=False)
+    from ferkit.data import FaceDataset
+
+    renamed = FaceDataset(ds.images, ds.labels, ("angry", "disgust", "fear", "happy", "sad", "surprise", "contempt"),
+                          split=ds.split, name="ck")
+    with pytest.raises(InputError, match="does not predict contempt"):
+        Trainer(student_config(tmp_path / "y", model), dataset=renamed, progress=False)
+    npz = tmp_path / "faces.npz"
+    np.savez(npz, images=ds.images, labels=ds.labels, usage=np.array([{"train": 0, "val": 1, "test": 2}[s]
+                                                                       for s in ds.split]))
+    code = main(["distill", "--teacher", str(model), "--arch", "mini_xception", "--data", str(npz), "--out",
+                 str(tmp_path / "cli"), "--epochs", "1", "--batch-size", "16", "--temperature", "2",
+                 "--set", "model_cfg.widths=[8, 16]", "--set", "bf16=false", "--set", "channels_last=false",
+                 "--no-progress"])
+    assert code == 0
+    assert json.loads((tmp_path / "cli" / "distill.json").read_text())["temperature"] == 2.0
