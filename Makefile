@@ -11,7 +11,7 @@ DEMO_OUT := demo-out
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,dlib,parquet,imbalance,serve]'
+	$(BIN)/python -m pip install -q -e '.[dev,dlib,parquet,imbalance,serve,compress]'
 	touch $(STAMP)
 
 # Analyse the bundled sample photo: results JSON and an annotated copy in demo-out/.

@@ -17,9 +17,15 @@ FORMAT = "ferkit-checkpoint-v1"
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, classes, preprocess: dict, **extra: Any) -> Path:
-    """Write atomically (temp file then rename), so an interrupted save never corrupts a checkpoint."""
+    """Write atomically (temp file then rename), so an interrupted save never corrupts a checkpoint.
+
+    A model whose layers no longer follow its registered builder (channels removed by structured pruning:
+    ``model.ferkit_cfg["pruned"]``) is also stored whole (``structure``: the module, pickled), since its
+    options alone cannot rebuild it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if model.ferkit_cfg.get("pruned"):
+        extra = {**extra, "structure": model}
     state = {
         "format": FORMAT,
         "model": dict(model.ferkit_cfg),
@@ -49,11 +55,25 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def model_from_state(state: dict[str, Any]) -> nn.Module:
+    """The model a checkpoint describes, its weights not loaded yet: built from the registry with the saved
+    options, or (a pruned model) the stored structure."""
+    structure = state.get("structure")
+    if structure is not None:
+        import copy
+
+        model = copy.deepcopy(structure)
+        model.ferkit_cfg = dict(state["model"])
+        return model
+    cfg = dict(state["model"])
+    cfg.pop("pruned", None)
+    return create(cfg.pop("name"), **cfg)
+
+
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The model in eval mode and the checkpoint dict (classes, preprocess, metrics, config...)."""
     state = read_checkpoint(path)
-    cfg = dict(state["model"])
-    model = create(cfg.pop("name"), **cfg)
+    model = model_from_state(state)
     model.load_state_dict(state["state_dict"])
     model.eval()
     return model, state

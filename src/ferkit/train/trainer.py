@@ -39,7 +39,7 @@ from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, train_val_indices
 from ferkit.evaluate.metrics import label_metrics
 from ferkit.models import create, model_entry
-from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
+from ferkit.models.checkpoint import model_from_state, read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
 from ferkit.train.augment import augment_batch
 from ferkit.train.balance import RESAMPLERS, class_counts, log_counts, resample, sampler_order, write_record
@@ -342,8 +342,8 @@ class Trainer:
         """The model a checkpoint was trained with; when it is not ``current`` (the config's), a warning
         says so and the config's model, model_cfg and input_size are made the checkpoint's."""
         saved = dict(state["model"])
-        if _plain(saved) == _plain(current):
-            return create(**saved)
+        if state.get("structure") is not None or _plain(saved) == _plain(current):
+            return model_from_state(state)
         saved_cfg = {k: v for k, v in saved.items() if k not in BUILD_ARGS and k != "name"}
         own_cfg = {k: v for k, v in current.items() if k not in BUILD_ARGS and k != "name"}
         log.warning(
@@ -404,7 +404,10 @@ class Trainer:
                 f"{cfg.model!r} checkpoint)"
             )
         n_saved = int(saved["num_classes"])
-        model = create(cfg.model, num_classes=n_saved, input_size=self.input_size, **cfg.model_cfg)
+        if state.get("structure") is not None:  # a pruned model: its own layers, whatever model_cfg says
+            model = model_from_state(state)
+        else:
+            model = create(cfg.model, num_classes=n_saved, input_size=self.input_size, **cfg.model_cfg)
         try:
             model.load_state_dict(state["state_dict"])
         except RuntimeError as exc:

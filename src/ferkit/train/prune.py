@@ -1,0 +1,100 @@
+"""Structured channel pruning that really removes channels (Torch-Pruning's dependency graph: every layer that
+shares a pruned channel is cut with it), then fine-tuning, with parameters, MACs, faces/s and validation accuracy
+before pruning, after it, and after fine-tuning.
+
+``pip install ferkit[compress]`` (torch-pruning). The pruned model's layers no longer follow its registered
+builder, so its checkpoints also store its structure (``ferkit.models.checkpoint``); ``evaluate``, ``export``,
+``analyze`` and further training take them like any other."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ferkit.core.errors import OptionError
+from ferkit.core.options import check_float, check_int
+from ferkit.evaluate.evaluator import evaluate
+from ferkit.models import count_macs, count_parameters, measure_faces_per_second
+from ferkit.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from ferkit.train.config import TrainConfig, apply_overrides
+from ferkit.train.trainer import train
+
+log = logging.getLogger("ferkit.train")
+
+REPORT_NAME = "prune_report.json"
+
+
+def prune_model(model: torch.nn.Module, ratio: float, input_size: int, in_chans: int = 1) -> torch.nn.Module:
+    """Remove ``ratio`` of the channels of every prunable layer group (L2 magnitude of the group), the final
+    classifier's outputs kept; in place, and returned."""
+    try:
+        import torch_pruning as tp
+    except ImportError as exc:
+        raise OptionError("pruning needs Torch-Pruning: pip install ferkit[compress]") from exc
+    model.eval()
+    if ratio > 0:
+        pruner = tp.pruner.MetaPruner(model, torch.zeros(1, in_chans, input_size, input_size),
+                                      importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=ratio,
+                                      ignored_layers=[model.get_classifier()])
+        pruner.step()
+    model.ferkit_cfg = {**model.ferkit_cfg, "pruned": True, "pruning_ratio": ratio}
+    return model
+
+
+def measure(model: torch.nn.Module, input_size: int, checkpoint: Path, data: str | Path | None,
+            seconds: float) -> dict[str, Any]:
+    out = {"parameters": count_parameters(model), "macs": count_macs(model, input_size),
+           "faces_per_second": round(measure_faces_per_second(model, input_size, seconds=seconds), 1)}
+    if data is not None:
+        out["val_accuracy"] = evaluate(checkpoint, data, split="val")["accuracy"]
+    return out
+
+
+def prune_checkpoint(checkpoint: str | Path, out: str | Path, ratio: float, finetune_epochs: int = 0,
+                     data: str | Path | None = None, overrides: list[str] | None = None, progress: bool | None = None,
+                     seconds: float = 2.0, overwrite: bool = False) -> dict[str, Any]:
+    """Prune ``checkpoint`` into ``out/pruned.pt``; with ``finetune_epochs``, fine-tune it on ``data`` (the
+    original run's training config, then ``overrides``) into ``out/finetune/``. Returns (and writes to
+    ``out/prune_report.json``) the measurements of each stage."""
+    check_float("prune", "ratio", ratio, lo=0.0, hi=0.95)
+    check_int("prune", "finetune_epochs", finetune_epochs, lo=0)
+    if finetune_epochs and data is None:
+        raise OptionError("fine-tuning needs the training data: give --data")
+    out = Path(out)
+    report_path, pruned_path = out / REPORT_NAME, out / "pruned.pt"
+    for path in (report_path, pruned_path):
+        if path.exists() and not overwrite:
+            from ferkit.core.errors import OutputExistsError
+
+            raise OutputExistsError(f"{path} exists; use --overwrite or another --out")
+    state = read_checkpoint(checkpoint)
+    model, _ = load_checkpoint(checkpoint)
+    size = int(state["preprocess"]["input_size"])
+    report: dict[str, Any] = {"checkpoint": str(checkpoint), "ratio": ratio, "method": "torch-pruning MetaPruner, "
+                              "group L2 magnitude, classifier outputs kept", "finetune_epochs": finetune_epochs}
+    report["before"] = measure(model, size, Path(checkpoint), data, seconds)
+    prune_model(model, ratio, size, int(model.ferkit_cfg.get("in_chans", 1)))
+    extra = {k: state[k] for k in ("epoch", "dataset", "dataset_record", "train_config") if k in state}
+    save_checkpoint(pruned_path, model, state["classes"], state["preprocess"], pruning=report, **extra)
+    report["pruned"] = measure(model, size, pruned_path, data, seconds)
+    log.info("pruned %s: %d -> %d parameters, %.1fM -> %.1fM MACs", checkpoint, report["before"]["parameters"],
+             report["pruned"]["parameters"], report["before"]["macs"] / 1e6, report["pruned"]["macs"] / 1e6)
+    if finetune_epochs:
+        base = dict(state.get("train_config") or {})
+        base.update(data=str(data), out=str(out / "finetune"), init_from=str(pruned_path), epochs=finetune_epochs,
+                    model=state["model"]["name"], input_size=size, image_size=int(state["preprocess"]["image_size"]),
+                    warmup_epochs=min(1.0, float(base.get("warmup_epochs", 1.0))))
+        base["model_cfg"] = {k: v for k, v in state["model"].items()
+                             if k not in ("name", "num_classes", "in_chans", "input_size", "pruned", "pruning_ratio")}
+        cfg = TrainConfig.from_dict(apply_overrides(base, overrides or []))
+        result = train(cfg, progress=progress, overwrite=overwrite)
+        finetuned, _ = load_checkpoint(result.best_checkpoint)
+        report["finetuned"] = measure(finetuned, size, result.best_checkpoint, data, seconds)
+        report["finetuned_checkpoint"] = str(result.best_checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2))
+    return report

@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ferkit.cli import main
+from ferkit.core.errors import OptionError
+from ferkit.export import export_onnx, max_abs_difference
+from ferkit.infer.classifier import EmotionClassifier
+from ferkit.models import count_parameters, create
+from ferkit.models.checkpoint import load_checkpoint, save_checkpoint
+from ferkit.train import TrainConfig, train
+from ferkit.train.prune import prune_checkpoint, prune_model
+
+pytest.importorskip("torch_pruning", reason="pruning needs the compress extra: pip install ferkit[compress]")
+
+
+@pytest.mark.parametrize("name, cfg, size", [
+    ("vgg_compact", {"widths": (8, 16, 32)}, 40),
+    ("resnet", {"widths": (8, 16), "blocks": (1, 1)}, 48),
+    ("mobilenet_v2", {"width_mult": 0.25}, 48),
+])
+def test_pruning_removes_channels_and_ratio_zero_changes_nothing(name, cfg, size, tmp_path):
+    torch.manual_seed(0)
+    model = create(name, **cfg).eval()
+    x = torch.randn(3, 1, size, size)
+    with torch.no_grad():
+        before = model(x)
+    untouched = prune_model(create(name, **cfg).eval(), 0.0, size)
+    untouched.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(untouched(x), before)
+    n = count_parameters(model)
+    prune_model(model, 0.5, size)
+    assert count_parameters(model) < 0.45 * n and model(x).shape == (3, 7)
+    # a pruned model is saved with its structure, and loads, exports and classifies like any other
+    pre = {"image_size": 48, "input_size": size, "mean": 0.5, "std": 0.25}
+    path = save_checkpoint(tmp_path / "p.pt", model, [f"c{i}" for i in range(7)], pre)
+    again, state = load_checkpoint(path)
+    assert state["model"]["pruned"] and count_parameters(again) == count_parameters(model)
+    onnx_path = export_onnx(path, tmp_path / "p.onnx")
+    assert max_abs_difference(path, onnx_path) < 1e-4
+    full = save_checkpoint(tmp_path / "f.pt", create(name, **cfg), [f"c{i}" for i in range(7)], pre)
+    assert onnx_path.stat().st_size < 0.6 * export_onnx(full, tmp_path / "f.onnx").stat().st_size
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    assert EmotionClassifier(onnx_path).predict_proba(faces).shape == (4, 7)
+
+
+def test_prune_then_finetune_from_the_cli(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from conftest import synthetic_faces
+
+    ds = synthetic_faces(n=210)
+    npz = tmp_path / "faces.npz"
+    np.savez(npz, images=ds.images, labels=ds.labels,
+             usage=np.array([{"train": 0, "val": 1, "test": 2}[s] for s in ds.split]))
+    cfg = TrainConfig(data=str(npz), out=str(tmp_path / "run"), model="vgg_compact",
+                      model_cfg={"widths": (8, 16, 32), "dropout": 0.0}, epochs=2, batch_size=16, lr=0.05,
+                      warmup_epochs=0.5, bf16=False, channels_last=False)
+    train(cfg, progress=False)
+    code = main(["prune", str(tmp_path / "run" / "best.pt"), "--ratio", "0.5", "--finetune-epochs", "1", "--data",
+                 str(npz), "--out", str(tmp_path / "pruned"), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "before" in printed and "pruned" in printed and "finetuned" in printed
+    report = json.loads((tmp_path / "pruned" / "prune_report.json").read_text())
+    assert report["pruned"]["parameters"] < 0.45 * report["before"]["parameters"]
+    assert report["pruned"]["macs"] < 0.45 * report["before"]["macs"]
+    assert report["finetuned"]["parameters"] == report["pruned"]["parameters"]
+    assert 0 <= report["finetuned"]["val_accuracy"] <= 1
+    assert main(["evaluate", report["finetuned_checkpoint"], "--data", str(npz), "--split", "test", "--json"]) == 0
+    assert main(["prune", str(tmp_path / "run" / "best.pt"), "--ratio", "0.5", "--out", str(tmp_path / "pruned")]) == 2
+    with pytest.raises(OptionError, match="ratio"):
+        prune_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "x", 1.5)
+    with pytest.raises(OptionError, match="needs the training data"):
+        prune_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "x", 0.3, finetune_epochs=1)
