@@ -73,6 +73,15 @@ def test_prune_then_finetune_from_the_cli(tmp_path, capsys):
     assert report["finetuned"]["parameters"] == report["pruned"]["parameters"]
     assert 0 <= report["finetuned"]["val_accuracy"] <= 1
     assert main(["evaluate", report["finetuned_checkpoint"], "--data", str(npz), "--split", "test", "--json"]) == 0
+    from ferkit.export.model_card import card_markdown, make_model_card
+    from ferkit.models.checkpoint import read_checkpoint
+
+    assert read_checkpoint(report["finetuned_checkpoint"])["pruning"]["pruned"]["parameters"] == \
+        report["pruned"]["parameters"]
+    onnx_path = export_onnx(report["finetuned_checkpoint"], tmp_path / "ft.onnx")
+    card = make_model_card(report["finetuned_checkpoint"], onnx_path, npz)
+    assert card["compression"]["pruning"]["ratio"] == 0.5
+    assert "Pruned from" in card_markdown(card)
     assert main(["prune", str(tmp_path / "run" / "best.pt"), "--ratio", "0.5", "--out", str(tmp_path / "pruned")]) == 2
     with pytest.raises(OptionError, match="ratio"):
         prune_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "x", 1.5)

@@ -49,6 +49,12 @@ def make_model_card(checkpoint: str | Path, onnx_path: str | Path, data: str | P
         },
         "evaluation": {},
     }
+    # how the model was made beyond plain training: distilled from a teacher, pruned, quantized
+    compression = {k: state[k] for k in ("distillation", "pruning") if state.get(k)}
+    if clf.info.get("quantization"):
+        compression["quantization"] = clf.info["quantization"]
+    if compression:
+        card["compression"] = compression
     ev = card["evaluation"]
     ev["val"] = _headline(evaluate(clf, data, split="val"))
     for tta in ("none", "flip", "ten_crop"):
@@ -82,6 +88,24 @@ def card_markdown(card: dict) -> str:
         t["command"],
         "```",
         "",
+    ]
+    comp = card.get("compression", {})
+    if "distillation" in comp:
+        d = comp["distillation"]
+        lines += [f"Distilled from `{Path(d['teacher']).name}` (sha256 {d['teacher_sha256']}, TTA {d['teacher_tta']}) at "
+                  f"temperature {d['temperature']}, alpha {d['alpha']}; the teacher's accuracy on the training images: "
+                  f"{d['teacher_train_accuracy']:.4f}.", ""]
+    if "pruning" in comp:
+        pr = comp["pruning"]
+        lines += [f"Pruned from `{pr['checkpoint']}` at ratio {pr['ratio']} ({pr['method']}): "
+                  f"{pr['before']['parameters']:,} -> {pr['pruned']['parameters']:,} parameters, "
+                  f"{pr['before']['macs'] / 1e6:.1f}M -> {pr['pruned']['macs'] / 1e6:.1f}M MACs per face.", ""]
+    if "quantization" in comp:
+        q = comp["quantization"]
+        lines += [f"Quantized ({q['method']}, {q['format']}, {q['activations']} activations, {q['weights']} weights, "
+                  f"per-channel {q['per_channel']}, reduce_range {q['reduce_range']}) from `{q['source_model']}` on "
+                  f"{q['calibration_faces']} training faces.", ""]
+    lines += [
         "## Results",
         "",
         "| evaluation | n | accuracy | balanced acc. | macro-F1 | top-2 | top-3 | ECE |",

@@ -81,6 +81,7 @@ def prune_checkpoint(checkpoint: str | Path, out: str | Path, ratio: float, fine
     extra = {k: state[k] for k in ("epoch", "dataset", "dataset_record", "train_config") if k in state}
     save_checkpoint(pruned_path, model, state["classes"], state["preprocess"], pruning=report, **extra)
     report["pruned"] = measure(model, size, pruned_path, data, seconds)
+    save_checkpoint(pruned_path, model, state["classes"], state["preprocess"], pruning=report, **extra)
     log.info("pruned %s: %d -> %d parameters, %.1fM -> %.1fM MACs", checkpoint, report["before"]["parameters"],
              report["pruned"]["parameters"], report["before"]["macs"] / 1e6, report["pruned"]["macs"] / 1e6)
     if finetune_epochs:

@@ -165,6 +165,7 @@ class Trainer:
         del train_pixels
         torch.manual_seed(cfg.seed)
         self.dataset_record = dataset_record(self.ds, cfg.data)
+        self.inherited: dict[str, Any] = {}  # records carried over from init_from (pruning)
         resumed = read_checkpoint(resume) if resume is not None else None
         if resumed is not None:
             self._check_resume_data(resumed, resume)
@@ -404,6 +405,8 @@ class Trainer:
                 f"{cfg.model!r} checkpoint)"
             )
         n_saved = int(saved["num_classes"])
+        if state.get("pruning"):  # a fine-tuned pruned model keeps the record of how it was pruned
+            self.inherited["pruning"] = state["pruning"]
         if state.get("structure") is not None:  # a pruned model: its own layers, whatever model_cfg says
             model = model_from_state(state)
         else:
@@ -466,6 +469,7 @@ class Trainer:
             dataset=self.ds.name,
             dataset_record=self.dataset_record,
             **({"distillation": self.distill_record} if self.distill_record is not None else {}),
+            **self.inherited,
             **extra,
         )
 
@@ -479,6 +483,8 @@ class Trainer:
             self.model = self._checkpoint_model(state, path, self.model.ferkit_cfg)
             self._setup_optimisation()
         self.model.load_state_dict(state["state_dict"])
+        if state.get("pruning"):
+            self.inherited["pruning"] = state["pruning"]
         self.preprocess = state["preprocess"]
         self.input_size = int(self.preprocess["input_size"])
         r = state["resume"]
