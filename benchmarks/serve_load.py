@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,6 +22,7 @@ import numpy as np
 from websockets.sync.client import connect
 
 import ferkit
+from ferkit.serve.launch import start_server
 from ferkit.video.synthetic import Sprite, render_frame, sample_face
 
 SAMPLE = Path(ferkit.__file__).parent / "samples" / "astronaut.png"
@@ -134,20 +132,9 @@ def main() -> None:
     ap.add_argument("--stream-fps", type=float, default=15.0)
     ap.add_argument("--streams", type=int, default=2)
     args = ap.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    work = tempfile.mkdtemp(prefix="ferkit-load-")
-    server = subprocess.Popen([sys.executable, "-m", "ferkit.cli", "serve", "--port", str(port), "--work-dir", work],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    srv = start_server(tempfile.mkdtemp(prefix="ferkit-load-"))
+    server, url = srv.process, srv.url
     try:
-        for _ in range(300):
-            try:
-                httpx.get(url + "/api/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         httpx.post(url + "/api/analyze", files={"file": ("a.png", SAMPLE.read_bytes(), "image/png")})  # warm-up
         before = rss_mb(server.pid)
         print(f"server RSS after start and one photo: {before:.0f} MB")
@@ -168,8 +155,7 @@ def main() -> None:
         print(f"server RSS: {before:.0f} MB at start, {middle:.0f} MB after the photo load, {rounds[0]:.0f} MB after "
               f"round 1, {rounds[1]:.0f} MB after round 2 (growth in round 2: {rounds[1] - rounds[0]:+.0f} MB)")
     finally:
-        server.terminate()
-        server.wait(10)
+        srv.stop()
 
 
 if __name__ == "__main__":

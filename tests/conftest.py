@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from faces_data import synthetic_faces
 
-from ferkit.core.labels import EMOTIONS
 from ferkit.data import FaceDataset, find_dataset
 
 
@@ -22,17 +22,6 @@ def fer2013_path():
 @pytest.fixture
 def ckplus_path():
     return shared_dataset("ckplus")
-
-
-def synthetic_faces(n: int = 140, size: int = 48, seed: int = 0, classes=EMOTIONS) -> FaceDataset:
-    """Learnable toy data: each class is a central square of its own brightness on noise."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % len(classes)
-    images = rng.integers(0, 40, size=(n, size, size)).astype(np.uint8)
-    for i, y in enumerate(labels):
-        images[i, 8:-8, 8:-8] += np.uint8(40 + 30 * int(y))
-    split = np.array(["train", "val", "test"])[np.arange(n) % 5 % 3]
-    return FaceDataset(images, labels, classes, split=split, name="synthetic")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from faces_data import synthetic_faces
 
 from ferkit.core.errors import OptionError, OutputExistsError
 from ferkit.core.labels import EMOTIONS
@@ -13,12 +14,6 @@ from ferkit.train import TrainConfig, train
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small model trained for a few epochs on learnable toy faces, exported."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1]))
-    from conftest import synthetic_faces
-
     tmp = tmp_path_factory.mktemp("q")
     ds = synthetic_faces(n=280)
     cfg = TrainConfig(out=str(tmp / "run"), model="vgg_compact", model_cfg={"widths": (8, 16), "dropout": 0.0},

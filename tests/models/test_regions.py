@@ -150,10 +150,7 @@ def test_regions_found_by_dlib_when_not_given(tmp_path):
 
 def test_train_evaluate_export_and_analyze_a_region_model(tmp_path, capsys):
     pytest.importorskip("dlib")
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "study"))
-    from test_study import write_faces
+    from faces_data import write_faces
 
     npz = write_faces(tmp_path / "faces.npz", n=140)
     out = tmp_path / "run"

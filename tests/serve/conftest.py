@@ -1,20 +1,9 @@
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-
-import ferkit
+from serve_helpers import SAMPLE
 
 pytest.importorskip("fastapi", reason="the web app needs the serve extra: pip install ferkit[serve]")
-
-SAMPLE = Path(ferkit.__file__).parent / "samples" / "astronaut.png"
-
-
-def jpeg(image: np.ndarray, quality: int = 85) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return data.tobytes()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, jpeg
+from serve_helpers import SAMPLE, jpeg
 
 from ferkit.core.errors import OptionError
 from ferkit.core.labels import EMOTIONS

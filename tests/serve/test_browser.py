@@ -4,17 +4,14 @@ the test's output folder; FERKIT_SCREENSHOTS=DIR copies them there too (the READ
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SAMPLE
+from serve_helpers import SAMPLE
 
+from ferkit.serve.launch import running_server, start_server
 from ferkit.video.synthetic import Sprite, make_test_video, render_frame, sample_face
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -30,37 +27,11 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`ferkit serve` as a user starts it, on a free port."""
-    work = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ferkit.cli", "serve", "--port", str(port), "--work-dir", str(work)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise AssertionError(f"ferkit serve exited: {proc.stdout.read()}")
-    else:
-        proc.kill()
-        raise AssertionError("ferkit serve did not start in 60 s")
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    """`ferkit serve` as a user starts it (the CLI in a child process), on a free port."""
+    with running_server(tmp_path_factory.mktemp("serve")) as srv:
+        yield srv.url
 
 
 def write_y4m(path: Path, seconds: float = 3.0, fps: int = 15) -> Path:
@@ -177,23 +148,10 @@ def test_video_flow(server, chromium, tmp_path):
 
 
 def test_the_page_says_when_the_server_is_gone(chromium, tmp_path):
-    port = free_port()
-    work = tmp_path / "work"
-    proc = subprocess.Popen([sys.executable, "-m", "ferkit.cli", "serve", "--port", str(port), "--work-dir", str(work)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import httpx
-
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/api/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    srv = start_server(tmp_path / "work")
     page = chromium.new_page()
-    page.goto(url)
-    proc.terminate()
-    proc.wait(10)
+    page.goto(srv.url)
+    srv.stop()
     page.set_input_files("#photo-input", str(SAMPLE))
     page.wait_for_selector("#server-status:not(.hidden)", timeout=15000)
     assert "server is gone" in page.inner_text("#server-status")

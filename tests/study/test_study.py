@@ -1,8 +1,8 @@
 import csv
 import json
 
-import numpy as np
 import pytest
+from faces_data import write_faces
 
 from ferkit.cli import main
 from ferkit.core.errors import MissingInputError, OptionError, ResumeError
@@ -36,20 +36,6 @@ seeds = [0, 1]
 [ensemble]
 runs = ["vgg_small", "xcp"]
 """
-
-
-def write_faces(path, n=210, seed=0, classes=7, usage=True):
-    """A learnable toy dataset in FER2013's npz layout (usage 0/1/2: train/val/test)."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % classes
-    images = rng.integers(0, 40, size=(n, 48, 48)).astype(np.uint8)
-    for i, y in enumerate(labels):
-        images[i, 8:-8, 8:-8] += np.uint8(40 + 30 * int(y))
-    arrays = {"images": images, "labels": labels}
-    if usage:
-        arrays["usage"] = np.arange(n) % 5 % 3
-    np.savez(path, **arrays)
-    return path
 
 
 @pytest.fixture

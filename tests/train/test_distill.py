@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from faces_data import synthetic_faces
 
 from ferkit.cli import main
 from ferkit.core.errors import InputError, MissingInputError
@@ -30,12 +31,6 @@ def test_distillation_loss_is_the_tempered_kl():
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1]))
-    from conftest import synthetic_faces
-
     tmp = tmp_path_factory.mktemp("teacher")
     ds = synthetic_faces(n=210)
     cfg = TrainConfig(out=str(tmp / "t"), model="vgg_compact", model_cfg=TINY, epochs=3, batch_size=16, lr=0.05,

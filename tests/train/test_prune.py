@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from faces_data import synthetic_faces
 
 from ferkit.cli import main
 from ferkit.core.errors import OptionError
@@ -48,12 +49,6 @@ def test_pruning_removes_channels_and_ratio_zero_changes_nothing(name, cfg, size
 
 
 def test_prune_then_finetune_from_the_cli(tmp_path, capsys):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1]))
-    from conftest import synthetic_faces
-
     ds = synthetic_faces(n=210)
     npz = tmp_path / "faces.npz"
     np.savez(npz, images=ds.images, labels=ds.labels,

@@ -16,3 +16,14 @@ def require_file(path: str | Path, expected: str, error: type[InputError] = Inpu
     if path.is_dir():
         raise error(f"{path}: is a folder, expected {expected}")
     return path
+
+
+def file_digest(path: str | Path, length: int = 16) -> str:
+    """The first ``length`` hex digits of a file's SHA-256, read in 1 MB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:length]

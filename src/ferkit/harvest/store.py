@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from ferkit.core.errors import OptionError, OutputError
+from ferkit.core.paths import file_digest
 from ferkit.harvest.collect import Candidate
 from ferkit.harvest.options import HarvestOptions
 
@@ -46,14 +47,6 @@ def video_id(path: Path) -> str:
     return f"{stem}-{h.hexdigest()[:8]}"
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
 def manifest_columns(classes: list[str]) -> list[str]:
     return (["file", "status", "split", "label", "video", "video_path", "track", "frame", "time_s", "x", "y", "w",
              "h", "score"] + [f"p_{c}" for c in classes] + ["margin", "hash", "hash_mirror", "reason", "original"])
@@ -69,7 +62,7 @@ class HarvestStore:
         self.options = options
         self.classes = list(classes)
         self.state_path = self.out / STATE_NAME
-        model = {"file": Path(model_path).name, "sha256": file_sha256(Path(model_path))}
+        model = {"file": Path(model_path).name, "sha256": file_digest(model_path)}
         wanted = {"format": FORMAT, "options": _plain(options.to_dict(), drop=("model",)), "model": model,
                   "classes": self.classes}
         if self.state_path.exists():

@@ -19,19 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from ferkit.core.errors import InputError
+from ferkit.core.paths import file_digest
 from ferkit.infer.classifier import EmotionClassifier
 
 log = logging.getLogger("ferkit.train")
 
 RECORD_NAME = "distill.json"
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def teacher_probabilities(teacher: str | Path, images: np.ndarray, classes: tuple[str, ...], tta: str,
@@ -48,7 +41,7 @@ def teacher_probabilities(teacher: str | Path, images: np.ndarray, classes: tupl
                          f"{images.shape[1]} pixels: use image_size = {clf.image_size}")
     h = hashlib.sha1()
     h.update(np.ascontiguousarray(images).tobytes())
-    key = f"{file_hash(Path(teacher))}_{h.hexdigest()[:12]}_{tta}"
+    key = f"{file_digest(teacher)}_{h.hexdigest()[:12]}_{tta}"
     path = Path(cache_dir) / f"teacher_{key}.npz"
     start = time.perf_counter()
     if path.exists():
@@ -66,7 +59,7 @@ def teacher_probabilities(teacher: str | Path, images: np.ndarray, classes: tupl
     order = [clf.classes.index(c) for c in classes]
     probs = probs[:, order]
     probs = probs / probs.sum(axis=1, keepdims=True)  # a teacher's extra classes (e.g. contempt) renormalised
-    record = {"teacher": str(teacher), "teacher_sha256": file_hash(Path(teacher)), "teacher_classes": list(clf.classes),
+    record = {"teacher": str(teacher), "teacher_sha256": file_digest(teacher), "teacher_classes": list(clf.classes),
               "teacher_tta": tta, "images": int(len(images)), "cache": path.name, "from_cache": cached,
               "seconds": round(time.perf_counter() - start, 1)}
     log.info("distillation: teacher %s on %d training images%s", Path(teacher).name, len(images),
