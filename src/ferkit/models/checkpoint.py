@@ -63,6 +63,8 @@ def model_from_state(state: dict[str, Any]) -> nn.Module:
         import copy
 
         model = copy.deepcopy(structure)
+        for tensor in [*model.parameters(), *model.buffers()]:  # dense, whatever layout the structure was saved in
+            tensor.data = tensor.data.contiguous()
         model.ferkit_cfg = dict(state["model"])
         return model
     cfg = dict(state["model"])

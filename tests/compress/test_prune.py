@@ -12,7 +12,7 @@ from ferkit.infer.classifier import EmotionClassifier
 from ferkit.models import count_parameters, create
 from ferkit.models.checkpoint import load_checkpoint, save_checkpoint
 from ferkit.train import TrainConfig, train
-from ferkit.train.prune import prune_checkpoint, prune_model
+from ferkit.compress.prune import prune_checkpoint, prune_model
 
 pytest.importorskip("torch_pruning", reason="pruning needs the compress extra: pip install ferkit[compress]")
 

@@ -1,0 +1,1 @@
+"""Model compression that trains: structured pruning with fine-tuning (ferkit prune)."""
