@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "prune", help="remove channels from a trained model (structured pruning), then fine-tune it",
+        "prune", help="remove channels from a trained model, then fine-tune it",
         description="Prune a checkpoint with Torch-Pruning's dependency graph (channels are really removed, not "
         "masked; pip install ferkit[compress]), then fine-tune it with the original run's training config; prints "
         "parameters, MACs, faces/s and validation accuracy before, after pruning and after fine-tuning.")
