@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("ferkit.cli.evaluate_cmd", "evaluate a checkpoint or ONNX model on a dataset split"),
     "export": ("ferkit.cli.export_cmd", "export a checkpoint to ONNX"),
     "prune": ("ferkit.cli.prune_cmd", "remove channels from a trained model, then fine-tune it"),
-    "quantize": ("ferkit.cli.quantize_cmd", "static int8 quantization of an ONNX model, measured against fp32"),
+    "quantize": ("ferkit.cli.quantize_cmd", "int8 quantization of an ONNX model, checked against fp32"),
     "ensemble": ("ferkit.cli.ensemble_cmd", "average several ONNX models in one ONNX model"),
     "predict": ("ferkit.cli.predict_cmd", "emotion probabilities of face crops"),
     "data": ("ferkit.cli.data_cmd", "inspect datasets"),

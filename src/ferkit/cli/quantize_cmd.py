@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "quantize", help="static int8 quantization of an ONNX model (ONNX Runtime), measured against fp32",
+        "quantize", help="int8 quantization of an ONNX model, checked against fp32",
         description="Quantize an exported model to int8 with ONNX Runtime's static quantization (QDQ, per-channel "
         "weights, reduce_range for CPUs without VNNI), calibrated on training faces; then measure fp32 and int8 "
         "faces/s on this machine and their validation accuracy, and say which is faster. The record goes into "
