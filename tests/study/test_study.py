@@ -108,6 +108,12 @@ def test_changed_settings_are_refused_for_started_runs(study, tmp_path):
     run_study(read_study(study), out, only=["vgg_small"], progress=False)
     with pytest.raises(ResumeError, match="run vgg_small-s0 was started with other settings.*train_limit"):
         run_study(read_study(study), out, only=["vgg_small"], limit=50, progress=False)
+    # a setting an older ferkit did not record counts as its default
+    plan = json.loads((out / "study.json").read_text())
+    for key in ("teacher", "distill_alpha", "train_limit"):
+        del plan["runs"]["vgg_small-s0"][key]
+    (out / "study.json").write_text(json.dumps(plan))
+    run_study(read_study(study), out, only=["vgg_small"], progress=False)
     # a run not started yet may take new settings
     run_study(read_study(study), out, only=["xcp"], epochs=1, limit=30, progress=False)
     record = json.loads((out / "runs" / "xcp-s0" / "train_set.json").read_text())

@@ -84,13 +84,16 @@ def check_plan(out: Path, spec: StudySpec, units: list[Unit], epochs: int | None
     be trained differently (another file, other overrides, --epochs or --limit)."""
     path = out / PLAN_NAME
     plan = json.loads(path.read_text()) if path.exists() else {"study": spec.name, "runs": {}}
+    # a setting recorded by an older ferkit that lacked it counts as its default
+    defaults = _comparable(TrainConfig().to_dict())
     if plan.get("study") != spec.name:
         raise OutputError(f"{out} holds study {plan.get('study')!r}, not {spec.name!r}: use another --out")
     for u in units:
         before = plan["runs"].get(u.key)
         now = _comparable(u.cfg.to_dict())
-        if before is not None and (u.out / "config.json").exists() and before != now:
-            changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        changed = sorted(k for k in set(before or {}) | set(now)
+                         if (before or {}).get(k, defaults.get(k)) != now.get(k, defaults.get(k)))
+        if before is not None and (u.out / "config.json").exists() and changed:
             raise ResumeError(
                 f"{out}: run {u.key} was started with other settings ({', '.join(changed)} differ, e.g. "
                 f"{changed[0]} = {before.get(changed[0])!r}, now {now.get(changed[0])!r}): continue it with the "
