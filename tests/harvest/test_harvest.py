@@ -198,6 +198,12 @@ def test_bad_inputs_are_reported_and_the_batch_goes_on(tmp_path, capsys):
     assert [r for r in manifest(out) if r["status"] == "kept"]
 
 
+def test_only_missing_inputs_create_nothing(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["harvest", str(tmp_path / "gone.mp4"), "--out", str(out), "--no-progress"]) == 1
+    assert "error: " in capsys.readouterr().out and not out.exists()
+
+
 def test_other_options_or_a_foreign_folder_are_refused(tmp_path):
     out = tmp_path / "ds"
     v = video(tmp_path / "a.mp4", 1.25)

@@ -43,6 +43,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from ferkit.harvest import HarvestOptions, harvest
     from ferkit.harvest.harvester import read_groups
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**summary, "totals": report["totals"], "per_split": report["per_split"],
                           "leakage": report["leakage"]}, indent=2))
+    elif not (Path(summary["out"]) / "report.md").exists():
+        print(f"nothing harvested into {summary['out']}: no input could be read")
     else:
         t = report["totals"]
         print(f"harvested {len(summary['harvested'])} videos ({len(summary['skipped'])} done before) into "

@@ -34,7 +34,7 @@ def read_member(path: str | Path) -> tuple[onnx.ModelProto, dict[str, Any]]:
         raise MissingInputError(f"{path}: no such model file")
     if path.suffix.lower() != ".onnx":
         raise InputError(f"{path}: ensemble members are ONNX models; export a checkpoint first "
-                         f"(ferkit export {path} --out {path.with_suffix('.onnx')})")
+                         f"(ferkit export {path} --out {path.stem}.onnx)")
     try:
         proto = onnx.load(str(path))
     except Exception as exc:  # onnx raises DecodeError and others for a damaged file

@@ -13,7 +13,7 @@ from ferkit.core.errors import FerkitError, InputError, MissingInputError
 from ferkit.core.images import IMAGE_SUFFIXES
 from ferkit.harvest.collect import SEEN_SCORE, collect_video, dedupe_across
 from ferkit.harvest.options import HarvestOptions
-from ferkit.harvest.report import write_report
+from ferkit.harvest.report import build_report, write_report
 from ferkit.harvest.splits import assign_splits
 from ferkit.harvest.store import HarvestStore, video_id
 from ferkit.infer.batch import expand_inputs
@@ -113,8 +113,11 @@ def harvest(inputs: Iterable[str | Path], out: str | Path, options: HarvestOptio
         summary["interrupted"] = True
         log.warning("harvest interrupted: run the same command again to continue")
     finalize_staged(store, options)
-    store.write_parquet()
-    summary["report"] = write_report(store.out, store.state, store.rows(), options.dedupe_bits)
+    if store.state_path.exists():
+        store.write_parquet()
+        summary["report"] = write_report(store.out, store.state, store.rows(), options.dedupe_bits)
+    else:  # no input could even be opened: nothing is created, the failures are reported
+        summary["report"] = build_report(store.out, store.state, [], options.dedupe_bits)
     summary["out"] = str(store.out)
     return summary
 
