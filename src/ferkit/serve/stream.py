@@ -48,8 +48,13 @@ class LiveConnection:
                                                         else 0.0))
 
     async def send(self, message: dict[str, Any]) -> None:
-        if not self.closed:
+        if self.closed:
+            return
+        try:
             await self.ws.send_text(json.dumps(message))
+        except (WebSocketDisconnect, RuntimeError):  # the page went away while a frame was analysed
+            self.closed = True
+            self.ready.set()
 
     async def receive_loop(self) -> None:
         try:
