@@ -108,8 +108,10 @@ def test_live_flow_with_a_fake_camera(server, chromium, tmp_path):
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
     assert drawn > 500
+    start = int(page.evaluate("document.body.dataset.liveResults"))
     page.click("#live-record")
-    page.wait_for_timeout(1500)
+    # record a few analysed frames, however slowly a busy machine answers
+    page.wait_for_function(f"Number(document.body.dataset.liveResults) >= {start + 4}", timeout=60000)
     page.click("#live-record")
     with page.expect_download() as got:
         page.click("#live-download-csv")
