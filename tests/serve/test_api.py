@@ -259,7 +259,7 @@ def test_jobs_are_bounded_and_cleaned_up(make_client, clip, monkeypatch):
         return real(*a, **kw)
 
     monkeypatch.setattr(jobs_mod, "analyze_source", slow)
-    c = make_client(max_jobs=1, max_queued=1, job_ttl_s=1.0)
+    c = make_client(max_jobs=1, max_queued=1, job_ttl_s=2.0)
     ids = []
     for _ in range(2):
         r = c.post("/api/videos", files={"file": ("clip.mp4", clip.read_bytes(), "video/mp4")})
@@ -274,7 +274,7 @@ def test_jobs_are_bounded_and_cleaned_up(make_client, clip, monkeypatch):
     for job_id in ids:
         assert wait_done(c, job_id)["state"] == "done"
     # the server's sweep deletes finished jobs and their files after job_ttl_s
-    deadline = time.time() + 5
+    deadline = time.time() + 15
     while time.time() < deadline and any(f.exists() for f in folders):
         time.sleep(0.1)
     assert not any(f.exists() for f in folders)
