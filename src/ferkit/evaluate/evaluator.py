@@ -67,11 +67,11 @@ def evaluate(
         }
     )
     members = getattr(clf, "members", ())
-    if members:
+    if members:  # every member from one more pass of the ensemble's graph
+        member_probs = clf.predict_member_proba(ds.images, tta=tta, batch_size=batch_size)
         report["members"] = {}
         for i, name in enumerate(members):
-            member_probs = predict_in_batches(clf, ds.images, tta, batch_size, progress, member=i)
-            m = classification_metrics(y[known], member_probs[known], clf.classes)
+            m = classification_metrics(y[known], member_probs[known, i], clf.classes)
             report["members"][name] = {k: m[k] for k in ("accuracy", "balanced_accuracy", "macro_f1")}
     unmapped = {}
     for cls in sorted({ds.classes[i] for i in np.unique(ds.labels[~known])}):
@@ -83,16 +83,13 @@ def evaluate(
     return report
 
 
-def predict_in_batches(clf, images: np.ndarray, tta: str, batch_size: int, progress: bool,
-                       member: int | None = None) -> np.ndarray:
-    """``clf.predict_proba`` over ``images`` (of one ensemble ``member`` when given), batch by batch
-    under a progress bar when ``progress``."""
-    kw = {"tta": tta, "batch_size": batch_size} | ({"member": member} if member is not None else {})
+def predict_in_batches(clf, images: np.ndarray, tta: str, batch_size: int, progress: bool) -> np.ndarray:
+    """``clf.predict_proba`` over ``images``, batch by batch under a progress bar when ``progress``."""
+    kw = {"tta": tta, "batch_size": batch_size}
     if not progress or len(images) <= batch_size:
         return clf.predict_proba(images, **kw)
     out = []
-    desc = "evaluating" if member is None else f"member {clf.members[member]}"
-    with tqdm(total=len(images), desc=desc, unit="img") as bar:
+    with tqdm(total=len(images), desc="evaluating", unit="img") as bar:
         for start in range(0, len(images), batch_size):
             out.append(clf.predict_proba(images[start : start + batch_size], **kw))
             bar.update(len(out[-1]))

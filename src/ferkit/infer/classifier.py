@@ -40,9 +40,9 @@ def resolve_model(model: str | Path | None) -> Path:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 class EmotionClassifier:
@@ -98,10 +98,9 @@ class EmotionClassifier:
 
     def _logits(self, x: np.ndarray, member: int | None = None, regions: np.ndarray | None = None) -> np.ndarray:
         if self.backend == "onnxruntime":
-            feed = {self.input_name: x} if regions is None else {self.input_name: x, "regions": regions}
             if member is not None:  # log-probabilities of one ensemble member
-                probs = self.session.run([MEMBER_OUTPUT], feed)[0][:, member]
-                return np.log(np.maximum(probs, np.finfo(np.float32).tiny))
+                return self._member_logits(x, regions)[:, member]
+            feed = {self.input_name: x} if regions is None else {self.input_name: x, "regions": regions}
             return self.session.run([self.output_name], feed)[0]
         import torch
 
@@ -109,6 +108,12 @@ class EmotionClassifier:
             if regions is None:
                 return self.model(torch.from_numpy(x)).numpy()
             return self.model(torch.from_numpy(x), torch.from_numpy(regions)).numpy()
+
+    def _member_logits(self, x: np.ndarray, regions: np.ndarray | None = None) -> np.ndarray:
+        """(N, members, C) log-probabilities of every ensemble member, from one run of the graph."""
+        feed = {self.input_name: x} if regions is None else {self.input_name: x, "regions": regions}
+        probs = self.session.run([MEMBER_OUTPUT], feed)[0]
+        return np.log(np.maximum(probs, np.finfo(np.float32).tiny))
 
     def predict_proba(self, faces: np.ndarray, tta: str = "none", batch_size: int = 256,
                       member: int | None = None, regions: np.ndarray | None = None) -> np.ndarray:
@@ -121,6 +126,16 @@ class EmotionClassifier:
         if member is not None and not 0 <= member < len(self.members):
             raise OptionError(f"member must be an index below {len(self.members)} (this model's ensemble members: "
                               f"{', '.join(self.members) or 'none'}), got {member!r}")
+        return self._predict(faces, tta, batch_size, regions, lambda x, r: self._logits(x, member, r))
+
+    def predict_member_proba(self, faces: np.ndarray, tta: str = "none", batch_size: int = 256) -> np.ndarray:
+        """Every ensemble member's probabilities, (N, members, C), in one pass over the faces."""
+        if not self.members:
+            raise OptionError(f"{self.path} is not an ensemble (ferkit ensemble): it has no members")
+        return self._predict(faces, tta, batch_size, None, self._member_logits)
+
+    def _predict(self, faces, tta: str, batch_size: int, regions, logits_of) -> np.ndarray:
+        """``softmax`` of ``logits_of(views, boxes)`` averaged over the TTA views, batch by batch."""
         faces = np.asarray(faces)
         if faces.ndim == 2:
             faces = faces[None]
@@ -133,13 +148,14 @@ class EmotionClassifier:
                 regions = check_regions(regions, len(faces))
             except ValueError as exc:
                 raise InputError(str(exc)) from None
-        out = np.empty((len(faces), len(self.classes)), dtype=np.float64)
+        out = []
         for start in range(0, len(faces), batch_size):
             views = tta_views(faces[start : start + batch_size], self.preprocess, tta)
             boxes = None
             if self.takes_regions:
                 boxes = np.concatenate(region_views(regions[start : start + batch_size], self.preprocess, tta))
             # all views in one call: small batches are mostly call overhead
-            logits = self._logits(np.concatenate(views), member, boxes).reshape(len(views), len(views[0]), -1).mean(axis=0)
-            out[start : start + len(logits)] = softmax(logits)
-        return out
+            logits = logits_of(np.concatenate(views), boxes)
+            logits = logits.reshape(len(views), len(views[0]), *logits.shape[1:]).mean(axis=0)
+            out.append(softmax(logits))
+        return np.concatenate(out) if out else np.empty((0, len(self.classes)), dtype=np.float64)
