@@ -81,6 +81,9 @@ def test_conflicting_or_wrong_options_are_refused_before_work(videos, tmp_path, 
         (["--out", str(tmp_path / "y.jsonl"), "--format", "csv"], "does not match"),
         (["--out", str(tmp_path / "v.jsonl"), "--annotate", str(tmp_path / "v.summary.json")], "video file"),
         (["--annotate", str(tmp_path / "x.txt")], "video file"),
+        (["--detect-every", "often"], "'auto' or a whole number"),
+        (["--detect-every", "0"], "detect_every"),
+        (["--scan-every", "-1"], "scan_every_s"),
     ]
     for extra, message in cases:
         assert main(["analyze", one, "--no-progress", *extra]) == 2, extra

@@ -284,3 +284,15 @@ def test_formats_only_pil_reads_are_decoded_by_pil(tmp_path, capfd):
     loaded = load_image(path)
     assert np.array_equal(loaded.bgr, image) and loaded.notes == []
     assert capfd.readouterr().err == ""
+
+
+def test_shrink_area_matches_one_step_area_resizing():
+    from ferkit.core.images import shrink_area
+
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (721, 1283, 3), dtype=np.uint8), (9, 9), 3)
+    for size in [(228, 128), (128, 72), (700, 400), (1283, 721)]:
+        got = shrink_area(img, size)
+        assert got.shape == (size[1], size[0], 3)
+        one = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        assert np.abs(got.astype(int) - one).mean() < 3.0  # random texture: the hardest case

@@ -296,3 +296,24 @@ def test_start_frame_yields_exactly_the_tail(tmp_path, kw, damaged):
             if not damaged and "every" in kw:
                 assert r.expected_samples() == len(tail)
         assert tail == [x for x in full if x[0] >= k], k
+
+
+@pytest.mark.parametrize("suffix,size", [(".mp4", (322, 182)), (".avi", (160, 96)), (".webm", (161, 97))])
+def test_frames_convert_to_bgr_as_ffmpeg_does(tmp_path, suffix, size):
+    """4:2:0 limited-range frames (H.264 here) take OpenCV's conversion, within a few levels of
+    FFmpeg's; full-range MJPEG and odd sizes go through FFmpeg itself."""
+    import cv2
+
+    from ferkit.core.video_file import frame_to_bgr
+
+    rng = np.random.default_rng(0)
+    frames = [cv2.GaussianBlur(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8), (15, 15), 5)
+              for _ in range(3)]
+    path = write_video(tmp_path / f"v{suffix}", frames)
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            got, ffmpeg = frame_to_bgr(frame), frame.to_ndarray(format="bgr24")
+            assert got.shape == ffmpeg.shape == (size[1], size[0], 3) and got.dtype == np.uint8
+            diff = np.abs(got.astype(int) - ffmpeg)
+            assert diff.mean() < 2.0 and diff.max() <= 6
+            assert np.abs(got.astype(int) - frames[0]).mean() < 8  # and both are the picture written

@@ -108,3 +108,28 @@ def test_fer2013_faces_through_the_alignment_path_keep_their_prediction(fer2013_
     assert np.abs(raw - through).max(axis=1).mean() < 0.06
     exact = np.stack([align_face(f, (0, 0, 48, 48), size=48).image for f in faces])
     assert np.array_equal(clf.predict_proba(exact), raw)
+
+
+def test_only_the_part_the_crop_reads_is_converted_and_the_crop_is_unchanged():
+    """align_face converts to gray only the pixels its warp reads; faces anywhere (partly outside the
+    image, rotated, large and small) give exactly what warping the whole gray image gives."""
+    from ferkit.core.images import resize_gray
+    from ferkit.faces.align import crop_matrix, source_window
+
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (360, 640, 3), dtype=np.uint8), (5, 5), 2)
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    for _ in range(120):
+        w = float(rng.uniform(12, 400))
+        x, y = float(rng.uniform(-80, 640)), float(rng.uniform(-80, 360))
+        eyes = [[x + 0.3 * w, y + 0.4 * w + rng.uniform(-0.2, 0.2) * w], [x + 0.7 * w, y + 0.4 * w]]
+        det = Detection((x, y, w, w), 0.9, np.array(eyes + [[x, y]] * 4), "blazeface6")
+        got = align_face(img, det, 40, 1.19, (0.0, -0.1))
+        side = w * 1.19
+        mid = int(min(max(round(side), 40), 1024))
+        full = cv2.warpAffine(gray, crop_matrix((x + w / 2, y + w / 2 - 0.1 * w), side, mid, got.angle), (mid, mid),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        assert np.array_equal(got.image, resize_gray(full, 40))
+    # a face in the middle of a large frame reads a small part of it
+    part, corner = source_window(img, crop_matrix((320, 180), 60, 60), 60)
+    assert part.shape[:2] == (65, 65) and corner == (288, 148)

@@ -223,3 +223,21 @@ def test_weighted_nms_merges_overlaps():
     best = max(merged, key=lambda d: d.score)
     assert best.score == 0.9 and 10 < best.box[0] < 14  # score-weighted mean of the two
     assert iou_matrix([(0, 0, 10, 10)], [(5, 0, 10, 10)])[0, 0] == pytest.approx(1 / 3)
+
+
+def test_detect_near_finds_tracked_faces_again_in_small_windows(place):
+    canvas = np.full((720, 1280, 3), 90, np.uint8)
+    left = place(canvas, 240, 60, 420)  # near the bottom edge: its window is moved inside the image
+    right = place(canvas, 200, 900, 100)
+    det = create_detector("blazeface")
+    # where the faces were a few frames ago (moved by a tenth of their size)
+    previous = [(left[0] + 15, left[1] - 10, left[2], left[3]), (right[0] - 12, right[1] + 8, right[2], right[3])]
+    again = det.detect_near(canvas, previous)
+    assert iou_matrix([again[0].box], [left])[0, 0] > 0.6 and iou_matrix([again[1].box], [right])[0, 0] > 0.6
+    whole = det.detect(canvas)
+    for near, full in zip(again, whole):
+        assert iou_matrix([near.box], [full.box])[0, 0] > 0.75
+        assert np.abs(near.landmarks - full.landmarks).max() < 0.1 * full.box[2]  # in the frame's pixels
+    # no face near an empty place; a face running into the window's edge inside the image is not trusted
+    assert det.detect_near(canvas, [(600, 300, 100, 100)]) == [None]
+    assert det.detect_near(canvas, [(right[0] - 0.6 * right[2], right[1], right[2], right[3])], context=1.6) == [None]

@@ -40,11 +40,18 @@ def stand_in_classifier(monkeypatch):
     monkeypatch.setattr(EmotionClassifier, "predict_proba", by_brightness)
 
 
+#: shadings (left-right, top-bottom) whose faces differ by 10 or more pHash bits pairwise
+PERSONS = [(-0.8, 0.0), (0.4, -0.8), (-0.4, -0.8), (0.8, -0.4), (0.8, 0.8), (0.0, 0.8)]
+
+
 def face(gain=1.0, side=150, ramp=0.0):
-    """The sample face, brightness times ``gain``, shaded by a left-right ramp (different ramps make faces
-    that a perceptual hash tells apart: another "person")."""
+    """The sample face, brightness times ``gain``, shaded by a left-right ramp, or by (left-right,
+    top-bottom) ramps (different shadings make faces that a perceptual hash tells apart: another
+    "person"; brightness alone does not)."""
+    rx, ry = ramp if isinstance(ramp, tuple) else (ramp, 0.0)
     img = sample_face(side).astype(np.float32) * gain
-    img *= (1 + ramp * np.linspace(-1, 1, side))[None, :, None]
+    img *= (1 + rx * np.linspace(-1, 1, side))[None, :, None]
+    img *= (1 + ry * np.linspace(-1, 1, side))[:, None, None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -157,7 +164,7 @@ def test_resume_adds_new_videos_without_repeating_old_ones(tmp_path, monkeypatch
 
 def test_an_interrupted_harvest_continues(tmp_path, monkeypatch):
     out = tmp_path / "ds"
-    videos = [video(tmp_path / "a.mp4", 1.25), video(tmp_path / "b.mp4", 0.45)]
+    videos = [video(tmp_path / "a.mp4", 1.25, ramp=PERSONS[0]), video(tmp_path / "b.mp4", 0.45, ramp=PERSONS[4])]
     real = harvester_mod.collect_video
 
     def stop_at_b(path, *a, **kw):
@@ -291,8 +298,7 @@ def test_the_harvested_set_is_a_first_class_dataset(six_videos, tmp_path, capsys
 
 
 def test_videos_of_one_group_share_a_split_across_runs(tmp_path, capsys):
-    ramps = (-0.6, -0.3, 0.0, 0.3, 0.6, 0.9)
-    videos = [video(tmp_path / f"p{i}.mp4", 1.25 if i % 2 else 0.45, ramp=r) for i, r in enumerate(ramps)]
+    videos = [video(tmp_path / f"p{i}.mp4", 1.25 if i % 2 else 0.45, ramp=r) for i, r in enumerate(PERSONS)]
     groups = tmp_path / "groups.csv"
     groups.write_text("video,group\np0.mp4,ann\np1,ann\np2.mp4,bob\np3.mp4,bob\np4.mp4,cy\np5.mp4,ann\n")
     out = tmp_path / "ds"

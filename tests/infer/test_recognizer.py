@@ -166,9 +166,11 @@ def test_video_options_are_checked_when_made():
 
     for bad, field in [({"every": 0}, "every"), ({"fps": 0}, "fps"), ({"detect_every": 0}, "detect_every"),
                        ({"smoothing_half_life_s": -1}, "smoothing"), ({"every": "2"}, "every"),
-                       ({"fps": float("nan")}, "fps")]:
+                       ({"fps": float("nan")}, "fps"), ({"detect_every": "fast"}, "'auto' or a whole number"),
+                       ({"detect_every": 2.0}, "detect_every"), ({"scan_every_s": -0.1}, "scan_every_s")]:
         with pytest.raises(OptionError, match=field):
             VideoOptions(**bad)
+    assert VideoOptions().detect_every == "auto" and VideoOptions(detect_every=4).detect_every == 4
 
 
 def test_analyze_images_records_bad_inputs_and_goes_on(recognizer, tmp_path):

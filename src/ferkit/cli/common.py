@@ -45,17 +45,28 @@ def add_video_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("videos and streams")
     g.add_argument("--every", type=int, default=1, help="analyse every Nth frame (default: every frame)")
     g.add_argument("--fps", type=float, default=None, help="analyse about this many frames per second")
-    g.add_argument("--detect-every", type=int, default=1,
-                   help="run the face detector every K analysed frames, tracking faces in between")
+    g.add_argument("--detect-every", type=detect_every, default="auto", metavar="auto|K",
+                   help="auto (default): search the whole frame every --scan-every seconds and re-find "
+                        "tracked faces near where they were in between; K: search the whole of every "
+                        "K-th analysed frame and keep the tracked boxes in between")
+    g.add_argument("--scan-every", type=float, default=0.5, metavar="SECONDS",
+                   help="with --detect-every auto: search the whole frame for new faces at least this "
+                        "often (default 0.5)")
     g.add_argument("--smooth", type=float, default=0.5, metavar="SECONDS",
                    help="half-life of the per-track smoothing of probabilities (0: off; raw values are kept)")
+
+
+def detect_every(text: str) -> int | str:
+    """``--detect-every``: a whole number as an int, anything else as given (VideoOptions checks it)."""
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else text.lower()
 
 
 def video_options(args: argparse.Namespace):
     from ferkit.infer.options import VideoOptions
 
     return VideoOptions(every=args.every, fps=args.fps, detect_every=args.detect_every,
-                        smoothing_half_life_s=args.smooth)
+                        scan_every_s=args.scan_every, smoothing_half_life_s=args.smooth)
 
 
 def add_common_output_arguments(p: argparse.ArgumentParser, json_help: str = "print results as JSON") -> None:

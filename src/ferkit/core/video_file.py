@@ -451,7 +451,7 @@ class VideoReader:
             if index < self.start_frame:
                 continue
             try:
-                image = frame.to_ndarray(format="bgr24")
+                image = frame_to_bgr(frame)
             except Exception as exc:  # noqa: BLE001 - a frame FFmpeg cannot convert is skipped, not fatal
                 self.skipped += 1
                 self.frames_read -= 1
@@ -469,6 +469,18 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def frame_to_bgr(frame) -> np.ndarray:
+    """A decoded PyAV frame as a BGR uint8 array. The usual 4:2:0 limited-range frames are converted
+    by OpenCV (BT.601, the same formula as FFmpeg's default), about 8x faster than FFmpeg's
+    software scaler at 720p; any other pixel format goes through FFmpeg."""
+    if (frame.format.name == "yuv420p" and frame.color_range != 2  # 2: full ("JPEG") range
+            and frame.width % 2 == 0 and frame.height % 2 == 0):
+        import cv2
+
+        return cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2BGR_I420)
+    return frame.to_ndarray(format="bgr24")
 
 
 def _chain(first, rest):

@@ -51,6 +51,20 @@ def crop_matrix(center: tuple[float, float], side: float, out: int, angle: float
     return rot
 
 
+def source_window(image: np.ndarray, matrix: np.ndarray, out: int, margin: int = 2) -> tuple[np.ndarray, tuple[int, int]]:
+    """The part of ``image`` an ``out`` x ``out`` warp by ``matrix`` reads (with ``margin`` pixels
+    for interpolation, clipped to the image) and its top-left corner. Clipping happens only at the
+    image's own edges, so a border-replicating warp of the part gives what the whole image gives."""
+    height, width = image.shape[:2]
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0, 1], [out, 0, 1], [0, out, 1], [out, out, 1]], dtype=np.float64) @ inverse.T
+    x0 = int(np.clip(np.floor(corners[:, 0].min()) - margin, 0, width - 1))
+    y0 = int(np.clip(np.floor(corners[:, 1].min()) - margin, 0, height - 1))
+    x1 = int(np.clip(np.ceil(corners[:, 0].max()) + margin + 1, x0 + 1, width))
+    y1 = int(np.clip(np.ceil(corners[:, 1].max()) + margin + 1, y0 + 1, height))
+    return image[y0:y1, x0:x1], (x0, y0)
+
+
 def align_face(
     image: np.ndarray,
     detection: Detection | tuple[float, float, float, float],
@@ -65,7 +79,6 @@ def align_face(
     taken at (about) full resolution and then shrunk with area interpolation, as dataset images are,
     so a large face does not alias; parts outside the image repeat the border pixels."""
     det = detection if isinstance(detection, Detection) else Detection(tuple(detection), 1.0)
-    gray = to_gray(image)
     x, y, w, h = det.box
     side_box = max(w, h)
     if side_box <= 0:
@@ -79,7 +92,10 @@ def align_face(
         angle = tilt if abs(tilt) >= MIN_ROTATION else 0.0
     mid = int(min(max(round(side), size), 1024))
     first = crop_matrix(center, side, mid, angle)
-    crop = cv2.warpAffine(gray, first, (mid, mid), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # only the pixels the crop reads are converted to gray (a face is a small part of a video frame)
+    part, (x0, y0) = source_window(image, first, mid)
+    first[:, 2] += first[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    crop = cv2.warpAffine(to_gray(part), first, (mid, mid), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return AlignedFace(resize_gray(crop, size), crop_matrix(center, side, size, angle), angle)
 
 

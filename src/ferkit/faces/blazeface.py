@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ferkit.core.images import shrink_area
 from ferkit.faces.detection import Detection, DetectorOptions, finalize, weighted_nms
 from ferkit.faces.registry import register_detector
 
@@ -87,7 +88,7 @@ class BlazeFaceDetector:
                 scaled[side] = (cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR) if f > 1 else bgr, f)
                 continue
             size = (max(1, round(width * f)), max(1, round(height * f)))
-            source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
+            source = shrink_area(source, size)
             scaled[side] = (source, f)
         for i, ((x, y, w, h), side) in enumerate(zip(windows, sides)):
             small, f = scaled[side]

@@ -14,16 +14,17 @@ an image larger than ``DetectorOptions.max_side`` on a shrunk copy and maps the 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from ferkit.core.errors import OptionError
+from ferkit.core.images import shrink_area
 from ferkit.core.options import check_float, check_str
-from ferkit.faces.detection import Detection, DetectorOptions, finalize
+from ferkit.faces.detection import Detection, DetectorOptions, finalize, iou_matrix
 
 
 class FaceDetector(Protocol):
@@ -108,6 +109,33 @@ def detector_entry(name: str) -> DetectorEntry:
         raise OptionError(f"unknown face detector {name!r}; known: {', '.join(list_detectors())}") from None
 
 
+def face_window(box, shape: tuple[int, ...], context: float = 2.0) -> tuple[int, int, int, int]:
+    """The (x0, y0, x1, y1) square of ``context`` times the longer side of the (x, y, w, h) ``box``
+    around its centre, moved inside an image of ``shape`` rather than cut by its edge (a square is
+    what detectors search fastest); cut only when the image is smaller than the square."""
+    height, width = shape[:2]
+    x, y, w, h = (float(v) for v in box)
+    side = math.ceil(max(w, h) * context)
+    x0 = min(max(0, math.floor(x + w / 2 - side / 2)), max(0, width - side))
+    y0 = min(max(0, math.floor(y + h / 2 - side / 2)), max(0, height - side))
+    return x0, y0, min(width, x0 + side), min(height, y0 + side)
+
+
+def window_still_fits(window: tuple[int, int, int, int], box, shape: tuple[int, ...], context: float = 2.0) -> bool:
+    """Whether ``window`` can still be searched for a face now at ``box``: the box keeps a fifth of
+    its side clear of every window edge inside the image, and its size still suits the window
+    (within a quarter of ``context`` times smaller or larger). Keeping a window while it fits makes
+    a still face give the very same box frame after frame."""
+    height, width = shape[:2]
+    x0, y0, x1, y1 = window
+    x, y, w, h = (float(v) for v in box)
+    side, margin = max(w, h), 0.2 * max(w, h)
+    if not 0.8 <= side * context / max(x1 - x0, y1 - y0, 1) <= 1.25:
+        return False
+    return ((x - x0 >= margin or x0 == 0) and (y - y0 >= margin or y0 == 0)
+            and (x1 - x - w >= margin or x1 == width) and (y1 - y - h >= margin or y1 == height))
+
+
 class Detector:
     """What :func:`create_detector` returns: a backend behind the size limit of its options.
 
@@ -132,13 +160,46 @@ class Detector:
             return self.backend.detect(image, self.options)
         k = self.options.max_side / longest
         size = (max(1, round(width * k)), max(1, round(height * k)))
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        small = shrink_area(image, size)
         fx, fy = width / size[0], height / size[1]
         inner = dataclasses.replace(
             self.options, min_face_size=max(1, int(self.options.min_face_size / max(fx, fy))), max_faces=None
         )
         found = self.backend.detect(small, inner)
         return finalize([d.scaled(fx, fy) for d in found], self.options, image.shape)
+
+    def detect_near(self, image: np.ndarray, boxes, context: float = 2.0,
+                    windows: list[tuple[int, int, int, int] | None] | None = None) -> list[Detection | None]:
+        """For each (x, y, w, h) box, the face found again in a small window around it (by default
+        :func:`face_window`; or the window given for it, as (x0, y0, x1, y1)): the detection
+        overlapping the box most, or None when there is none, or when the face found runs into the
+        window's edge inside the image (it may be cut; search the whole image instead). Far cheaper
+        than searching a whole large frame: videos re-find their tracked faces this way between
+        whole-frame searches."""
+        image = np.asarray(image)
+        height, width = image.shape[:2]
+        found: list[Detection | None] = []
+        for k, box in enumerate(boxes):
+            window = windows[k] if windows is not None and windows[k] is not None else face_window(
+                box, image.shape, context)
+            x0, y0, x1, y1 = window
+            if x1 - x0 < 8 or y1 - y0 < 8:
+                found.append(None)
+                continue
+            best, best_iou = None, 0.0
+            for det in self.detect(image[y0:y1, x0:x1]):
+                bx, by, bw, bh = det.box
+                cut = ((bx <= 1 and x0 > 0) or (by <= 1 and y0 > 0) or (bx + bw >= x1 - x0 - 1 and x1 < width)
+                       or (by + bh >= y1 - y0 - 1 and y1 < height))
+                moved = det.scaled(1.0, 1.0)
+                moved.box = (bx + x0, by + y0, bw, bh)
+                if moved.landmarks is not None:
+                    moved.landmarks = moved.landmarks + (x0, y0)
+                overlap = float(iou_matrix(np.array(box, dtype=np.float64), np.array(moved.box))[0, 0])
+                if overlap > best_iou:
+                    best, best_iou = (None if cut else moved), overlap
+            found.append(best)
+        return found
 
     def __getattr__(self, name: str) -> Any:
         # the backend's own attributes (a session, a cascade...) stay reachable

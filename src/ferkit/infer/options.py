@@ -113,14 +113,18 @@ class VideoOptions:
     """How a video or stream is processed.
 
     ``every``/``fps``: which frames of a source are analysed (every Nth frame, or about this many
-    per second by timestamp); ``detect_every``: run the detector on every k-th analysed frame and
-    keep the tracked faces in between; ``smoothing_half_life_s``: exponential smoothing of each
+    per second by timestamp); ``detect_every``: "auto" (the default) searches the whole frame at
+    least every ``scan_every_s`` seconds and, in between, finds each tracked face again in a small
+    window around where it is heading, searching the whole frame at once when one is not found
+    there (new faces are found within ``scan_every_s``); an integer k runs the detector on the whole
+    of every k-th analysed frame and keeps the tracked boxes in between; ``smoothing_half_life_s``: exponential smoothing of each
     track's probabilities in time (0: off; the raw values are kept in ``emotions_raw``);
     ``iou_threshold``, ``max_center_shift``, ``max_age_s``: tracking (see ``FaceTracker``)."""
 
     every: int = 1
     fps: float | None = None
-    detect_every: int = 1
+    detect_every: int | str = "auto"
+    scan_every_s: float = 0.5
     smoothing_half_life_s: float = 0.5
     iou_threshold: float = 0.3
     max_center_shift: float = 1.0
@@ -132,7 +136,12 @@ class VideoOptions:
         check_float(o, "fps", self.fps, 0.0, 1000.0, optional=True, lo_open=True)
         if self.fps is not None and self.every != 1:
             raise OptionError(f"{o}: give every (every Nth frame) or fps (frames per second), not both")
-        check_int(o, "detect_every", self.detect_every, 1, 1000)
+        if self.detect_every != "auto":
+            if isinstance(self.detect_every, str):
+                raise OptionError(f"{o}.detect_every must be 'auto' or a whole number from 1 to 1000, "
+                                  f"got {self.detect_every!r}")
+            check_int(o, "detect_every", self.detect_every, 1, 1000)
+        check_float(o, "scan_every_s", self.scan_every_s, 0.0, 3600.0)
         check_float(o, "smoothing_half_life_s", self.smoothing_half_life_s, 0.0, 3600.0)
         check_float(o, "iou_threshold", self.iou_threshold, 0.0, 1.0)
         check_float(o, "max_center_shift", self.max_center_shift, 0.0, 10.0)

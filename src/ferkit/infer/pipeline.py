@@ -41,10 +41,7 @@ class FacePipeline:
         size = self.classifier.image_size
         if not detections:
             return np.empty((0, len(self.classes)))
-        import cv2
-
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        aligned = [align_face(gray, d, size, self.crop_scale, self.crop_shift, self.options.align) for d in detections]
+        aligned = [align_face(bgr, d, size, self.crop_scale, self.crop_shift, self.options.align) for d in detections]
         crops = np.stack([a.image for a in aligned])
         regions = self.regions(detections, aligned) if self.classifier.takes_regions else None
         return self.classifier.predict_proba(crops, tta=self.options.tta, batch_size=self.options.batch_size,
