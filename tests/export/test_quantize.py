@@ -40,6 +40,20 @@ def test_int8_model_agrees_with_fp32_and_keeps_its_metadata(trained, tmp_path):
     assert any(n.op_type == "QuantizeLinear" for n in __import__("onnx").load(str(out)).graph.node)
 
 
+def test_macs_are_counted_from_any_onnx_graph(trained, tmp_path):
+    """onnx_macs counts what torch's flop counter counts, for the exported and the int8 model alike."""
+    from ferkit.export.onnx import onnx_macs
+    from ferkit.models import count_macs
+    from ferkit.models.checkpoint import load_checkpoint
+
+    model, ds = trained
+    net, state = load_checkpoint(model.with_name("run") / "best.pt")
+    expected = count_macs(net, state["preprocess"]["input_size"])
+    assert onnx_macs(model) == expected > 0
+    quantize_model(model, tmp_path / "int8.onnx", ds, n_calibration=32, validate=False)
+    assert onnx_macs(tmp_path / "int8.onnx") == expected
+
+
 def test_quantize_refusals(trained, tmp_path):
     model, ds = trained
     out = tmp_path / "int8.onnx"

@@ -115,3 +115,40 @@ def max_abs_difference(checkpoint: str | Path, onnx_path: str | Path, n: int = 1
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {i.name: inputs[i.name].numpy() for i in sess.get_inputs()})[0]
     return float(np.abs(ref - got).max())
+
+
+def onnx_macs(path: str | Path) -> int:
+    """Multiply-accumulates of one face through an ONNX model, counted from its graph (Conv, Gemm and
+    MatMul nodes with shapes inferred at batch 1), so it works for any model ferkit loads: exported,
+    pruned, quantized (weights behind DequantizeLinear) or an ensemble."""
+    import math
+
+    import onnx
+
+    model = onnx.load(str(path))
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) and not dims[0].dim_value:
+            dims[0].dim_value = 1
+    model = onnx.shape_inference.infer_shapes(model)
+    graph = model.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*graph.input, *graph.value_info, *graph.output]}
+    shapes.update({t.name: list(t.dims) for t in graph.initializer})
+    for node in graph.node:  # quantized weights: the dequantized tensor has the stored one's shape
+        if node.op_type == "DequantizeLinear" and node.input[0] in shapes and node.output[0] not in shapes:
+            shapes[node.output[0]] = shapes[node.input[0]]
+    total = 0
+    for node in graph.node:
+        out = shapes.get(node.output[0])
+        if not out or 0 in out:
+            continue
+        if node.op_type in ("Conv", "QLinearConv"):
+            weight = shapes.get(node.input[3 if node.op_type == "QLinearConv" else 1])
+            if weight:
+                total += math.prod(out[1:]) * math.prod(weight[1:])
+        elif node.op_type in ("Gemm", "MatMul"):
+            a = shapes.get(node.input[0])
+            if a:
+                total += math.prod(out) * a[-1]
+    return int(total)
