@@ -50,3 +50,20 @@ def test_smoothing_half_life():
     off = Track(1, (0, 0, 1, 1), 0.0)
     smooth(off, a, 0.0, 0.0)
     assert np.allclose(smooth(off, b, 0.1, 0.0), b)
+
+
+def test_assignment_is_optimal_like_scipys():
+    from scipy.optimize import linear_sum_assignment
+
+    from ferkit.infer.tracking import assign
+
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1), (1, 4), (3, 2), (4, 4), (5, 3), (2, 5), (7, 6)]:
+        for _ in range(20):
+            cost = rng.uniform(0, 2, shape)
+            cost[rng.random(shape) < 0.3] = 1e6  # pairs that may not match
+            rows, cols = linear_sum_assignment(cost)
+            pairs = assign(cost)
+            assert len(pairs) == min(shape) and len({r for r, _ in pairs}) == len({c for _, c in pairs}) == len(pairs)
+            assert sum(cost[r, c] for r, c in pairs) == pytest.approx(cost[rows, cols].sum())
+    assert assign(np.zeros((0, 3))) == []

@@ -1,11 +1,12 @@
 """Giving each face a stable ``track_id`` across frames, and smoothing its probabilities in time.
 
-Each track predicts where its face went (constant velocity); matching is one-to-one (Hungarian,
-scipy) on overlap with the prediction, with a centre-distance fallback; a track not seen for
+Each track predicts where its face went (constant velocity); matching is one-to-one (least total cost,
+:func:`assign`) on overlap with the prediction, with a centre-distance fallback; a track not seen for
 ``max_age_s`` ends."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,13 +74,8 @@ class FaceTracker:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         ids = [-1] * len(boxes)
         if len(boxes) and self.tracks:
-            # scipy.optimize takes half a second to import: only videos and streams pay for it
-            from scipy.optimize import linear_sum_assignment
-
             cost = self._cost(boxes, time_s)
-            finite = np.where(np.isfinite(cost), cost, 1e6)
-            rows, cols = linear_sum_assignment(finite)
-            for r, c in zip(rows, cols):
+            for r, c in assign(np.where(np.isfinite(cost), cost, 1e6)):
                 if np.isfinite(cost[r, c]):
                     track = self.tracks[r]
                     self._move(track, tuple(boxes[c]), time_s)
@@ -113,6 +109,35 @@ class FaceTracker:
                   None if d["smoothed"] is None else np.array(d["smoothed"], dtype=np.float64), d["smoothed_time"])
             for d in state["tracks"]
         ]
+
+
+#: problems up to this many on each side are solved by trying every pairing
+EXHAUSTIVE_UP_TO = 5
+
+
+def assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """The one-to-one (row, column) pairs of least total cost, as many as the smaller side (the
+    linear assignment problem). The few faces of a frame are paired by trying every pairing (at most
+    120), which spares a video the half second scipy.optimize takes to import; larger problems go
+    to scipy's Hungarian solver."""
+    cost = np.asarray(cost, dtype=np.float64)
+    n, m = cost.shape
+    if not n or not m:
+        return []
+    if max(n, m) > EXHAUSTIVE_UP_TO:
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(cost)
+        return [(int(r), int(c)) for r, c in zip(rows, cols)]
+    flip = n > m
+    c = cost.T if flip else cost
+    rows = range(c.shape[0])
+    best, pairs = np.inf, ()
+    for cols in itertools.permutations(range(c.shape[1]), c.shape[0]):
+        total = c[rows, cols].sum()
+        if total < best:
+            best, pairs = total, cols
+    return sorted((int(j), int(i)) if flip else (int(i), int(j)) for i, j in zip(rows, pairs))
 
 
 def smooth(track: Track, probs: np.ndarray, time_s: float, half_life_s: float) -> np.ndarray:
