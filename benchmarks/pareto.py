@@ -24,7 +24,7 @@ import numpy as np
 from ferkit.data import load_dataset
 from ferkit.evaluate import evaluate
 from ferkit.export.onnx import export_onnx, onnx_macs
-from ferkit.export.quantize import faces_per_second
+from ferkit.export.speed import faces_per_second
 from ferkit.infer.classifier import BUNDLED_MODELS, EmotionClassifier
 
 HERE = Path(__file__).resolve().parent

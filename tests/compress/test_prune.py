@@ -77,6 +77,9 @@ def test_prune_then_finetune_from_the_cli(tmp_path, capsys):
     card = make_model_card(report["finetuned_checkpoint"], onnx_path, npz)
     assert card["compression"]["pruning"]["ratio"] == 0.5
     assert "Pruned from" in card_markdown(card)
+    speed = card["speed"]  # measured when the card is made, with the pruned model's MACs from its graph
+    assert speed["faces_per_second_batch64"] > 0 and speed["macs"] == report["pruned"]["macs"]
+    assert "faces/s in batches of 64" in card_markdown(card)
     assert main(["prune", str(tmp_path / "run" / "best.pt"), "--ratio", "0.5", "--out", str(tmp_path / "pruned")]) == 2
     with pytest.raises(OptionError, match="ratio"):
         prune_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "x", 1.5)

@@ -6,7 +6,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from ferkit.data import load_dataset
 from ferkit.evaluate import evaluate
+from ferkit.export.speed import speed_record
 from ferkit.infer.classifier import EmotionClassifier
 from ferkit.models.checkpoint import read_checkpoint
 
@@ -62,6 +64,8 @@ def make_model_card(checkpoint: str | Path, onnx_path: str | Path, data: str | P
     if cross_data:
         for tta in ("none", "ten_crop"):
             ev[f"cross_{Path(cross_data).stem}_all_tta_{tta}"] = _headline(evaluate(clf, cross_data, split="all", tta=tta))
+    faces = load_dataset(data, size=clf.image_size, progress=False).select_split("test").images[:256]
+    card["speed"] = speed_record(onnx_path, faces)
     return card
 
 
@@ -120,6 +124,12 @@ def card_markdown(card: dict) -> str:
         for cls, u in m.get("unmapped", {}).items():
             pred = ", ".join(f"{c} {k}" for c, k in u["predicted"].items() if k)
             lines.append(f"- {name}: {cls} (n = {u['n']}) predicted as {pred}")
+    if "speed" in card:
+        sp = card["speed"]
+        lines += ["", f"Speed (ONNX Runtime, {sp['threads']} threads, preprocessing included, median of 3 rounds, "
+                  f"{sp['host']}): {sp['faces_per_second_batch1']:,.0f} faces/s one at a time, "
+                  f"{sp['faces_per_second_batch64']:,.0f} faces/s in batches of 64; {sp['macs'] / 1e6:.1f}M "
+                  "multiply-accumulates per face."]
     lines += ["", "Per-class F1 on PrivateTest (no TTA): " + ", ".join(
         f"{c} {v:.3f}" for c, v in card["evaluation"]["test_tta_none"]["per_class_f1"].items()), ""]
     return "\n".join(lines)

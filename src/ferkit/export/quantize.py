@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from ferkit.core.outputs import check_writable
 from ferkit.core.preprocess import model_input
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.evaluate.evaluator import evaluate
+from ferkit.export.speed import faces_per_second
 from ferkit.infer.classifier import METADATA_KEY, EmotionClassifier
 
 
@@ -62,15 +62,6 @@ def calibration_faces(data: str | Path | FaceDataset, image_size: int, n: int, s
         raise InputError(f"{ds.name}: faces are {ds.image_size}, the model takes {image_size}x{image_size}")
     pick = np.random.default_rng(seed).choice(len(ds), size=min(n, len(ds)), replace=False)
     return ds.images[np.sort(pick)]
-
-
-def faces_per_second(clf: EmotionClassifier, faces: np.ndarray, seconds: float, batch: int = 64) -> float:
-    clf.predict_proba(faces[:batch], batch_size=batch)
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        clf.predict_proba(faces[:batch], batch_size=batch)
-        n += min(batch, len(faces))
-    return n / (time.perf_counter() - start)
 
 
 def compare_speed(fp32: EmotionClassifier, int8: EmotionClassifier, faces: np.ndarray, rounds: int = 3,
