@@ -61,15 +61,16 @@ class FaceStream:
         dets = self.pipeline.detect(bgr)
         windows = None
         if refine and dets:
-            # each face found again in its own window, as it will be until the next scan: its box comes
-            # from one scale throughout, with no jump at each scan
-            # a face still inside a tracked face's window is searched there, as between scans
+            # each face found again in its own window, as it will be until the next scan, so its box comes
+            # from one scale throughout with no jump at a scan; a face still inside a tracked face's
+            # window is searched in that window
             kept = list(self._windows.values())
             windows = [next((w for w in kept if window_still_fits(w, d.box, bgr.shape)), None)
                        or face_window(d.box, bgr.shape) for d in dets]
             near = self.pipeline.detector.detect_near(bgr, [d.box for d in dets], windows=windows)
-            windows = [w if n is not None else None for n, w in zip(near, windows)]
-            dets = [n if n is not None else d for n, d in zip(near, dets)]
+            pairs = sorted(((n, w) if n is not None else (d, None) for n, d, w in zip(near, dets, windows)),
+                           key=lambda p: (p[0].box[0], p[0].box[1]))  # left to right
+            dets, windows = [p[0] for p in pairs], [p[1] for p in pairs]
         return self._found(dets, time_s, windows)
 
     def _detections(self, bgr: np.ndarray, time_s: float) -> tuple[list[Detection], list[int]]:
