@@ -54,6 +54,24 @@ def test_macs_are_counted_from_any_onnx_graph(trained, tmp_path):
     assert onnx_macs(tmp_path / "int8.onnx") == expected
 
 
+def test_cli_writes_the_int8_models_card(trained, tmp_path, capsys):
+    from faces_data import write_faces
+
+    from ferkit.cli import main
+
+    model, _ = trained
+    data = write_faces(tmp_path / "d.npz")
+    out = tmp_path / "int8.onnx"
+    args = ["quantize", str(model), "--calibrate", str(data), "--out", str(out), "--faces", "32", "--card-data",
+            str(data), "--card-command", "ferkit quantize ..."]
+    assert main(args) == 2 and "--card-checkpoint" in capsys.readouterr().err and not out.exists()
+    assert main([*args, "--card-checkpoint", str(model.with_name("run") / "best.pt")]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["file"] == "int8.onnx" and card["compression"]["quantization"]["reduce_range"] is True
+    assert {"test_tta_none", "test_tta_flip", "val"} <= set(card["evaluation"]) and card["speed"]["macs"] > 0
+    assert "Quantized" in out.with_suffix(".md").read_text()
+
+
 def test_quantize_refusals(trained, tmp_path):
     model, ds = trained
     out = tmp_path / "int8.onnx"

@@ -94,3 +94,36 @@ def check_output_files(outputs, inputs=(), overwrite: bool = False) -> list:
         raise OutputExistsError(f"{', '.join(existing)}: exist{'s' if one else ''}; "
                                 f"use --overwrite to replace {'it' if one else 'them'}")
     return outputs
+
+
+def add_card_arguments(p: argparse.ArgumentParser, from_checkpoint: bool = False) -> None:
+    """Flags that also write a model card (JSON + Markdown) beside the model a command writes."""
+    g = p.add_argument_group("model card")
+    if from_checkpoint:
+        g.add_argument("--card-checkpoint", metavar="CKPT", help="the checkpoint the model came from (the card's "
+                       "recipe and training record); needed with --card-data")
+    g.add_argument("--card-data", metavar="PATH", help="also write a model card (JSON + Markdown beside --out) with "
+                   "metrics on this dataset's val and test splits and the model's speed here")
+    g.add_argument("--card-cross", metavar="PATH", help="dataset evaluated whole for the card's cross-dataset results")
+    g.add_argument("--card-command", default="", help="the training command, recorded in the card")
+    g.add_argument("--card-config", default="", help="the training config file, recorded in the card")
+
+
+def card_outputs(out):
+    """The model card files written beside ``out`` (as ferkit.export.model_card.card_paths)."""
+    from pathlib import Path
+
+    stem = Path(out).with_suffix("")
+    return stem.with_suffix(".json"), stem.with_suffix(".md")
+
+
+def write_card(args: argparse.Namespace, checkpoint, model) -> None:
+    """Evaluate ``model`` for its card (``args.card_*``) and write the card beside it."""
+    from pathlib import Path
+
+    from ferkit.export.model_card import card_markdown, make_model_card, write_model_card
+
+    card = make_model_card(checkpoint, model, args.card_data, args.card_cross, args.card_command, args.card_config)
+    js, md = write_model_card(card, Path(model).with_suffix(""))
+    print(card_markdown(card))
+    print(f"wrote {js} and {md}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ferkit.cli.common import check_output_files
+from ferkit.cli.common import add_card_arguments, card_outputs, check_output_files, write_card
 
 
 def add_parser(sub) -> None:
@@ -17,18 +17,8 @@ def add_parser(sub) -> None:
                    "about 9..20)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     p.add_argument("--no-progress", action="store_true", help="accepted for symmetry; export shows no progress bar")
-    p.add_argument("--card-data", metavar="PATH", help="also write a model card (JSON + Markdown beside --out) "
-                   "with metrics on this dataset's val and test splits")
-    p.add_argument("--card-cross", metavar="PATH", help="dataset evaluated whole for the card's cross-dataset results")
-    p.add_argument("--card-command", default="", help="the training command, recorded in the card")
-    p.add_argument("--card-config", default="", help="the training config file, recorded in the card")
+    add_card_arguments(p)
     p.set_defaults(func=run)
-
-
-def card_outputs(out: str | Path) -> tuple[Path, Path]:
-    """The model card files written beside ``out`` (as ferkit.export.model_card.card_paths)."""
-    stem = Path(out).with_suffix("")
-    return stem.with_suffix(".json"), stem.with_suffix(".md")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,11 +33,5 @@ def run(args: argparse.Namespace) -> int:
     diff = max_abs_difference(args.checkpoint, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); max |logit difference| vs PyTorch: {diff:.2e}")
     if args.card_data:
-        from ferkit.export.model_card import card_markdown, make_model_card, write_model_card
-
-        card = make_model_card(args.checkpoint, out, args.card_data, args.card_cross, args.card_command,
-                               args.card_config)
-        js, md = write_model_card(card, out.with_suffix(""))
-        print(card_markdown(card))
-        print(f"wrote {js} and {md}")
+        write_card(args, args.checkpoint, out)
     return 0

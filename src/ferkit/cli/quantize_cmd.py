@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ferkit.cli.common import add_card_arguments, card_outputs, check_output_files, write_card
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -21,19 +23,33 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=2, help="threads for the speed comparison (default 2)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
+    add_card_arguments(p, from_checkpoint=True)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from ferkit.core.errors import OptionError
     from ferkit.export.quantize import quantize_model
 
+    if args.card_data:
+        if not args.card_checkpoint:
+            raise OptionError("--card-data needs --card-checkpoint: the checkpoint the model was exported from")
+        check_output_files(card_outputs(args.out), [args.model, args.calibrate, args.card_checkpoint, args.card_data,
+                                                    args.card_cross, args.card_config], args.overwrite)
     record = quantize_model(args.model, args.out, args.calibrate, n_calibration=args.faces,
                             reduce_range=not args.no_reduce_range, threads=args.threads, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(record, indent=2))
-        return 0
+    else:
+        report(args, record)
+    if args.card_data:
+        write_card(args, args.card_checkpoint, args.out)
+    return 0
+
+
+def report(args: argparse.Namespace, record: dict) -> None:
     speed = record["faces_per_second"]
     print(f"wrote {args.out} ({record['size_mb']['int8']:.2f} MB, fp32 {record['size_mb']['fp32']:.2f} MB)")
     print(f"faces/s on this machine ({args.threads} threads, batch 64, preprocessing included): fp32 {speed['fp32']:.0f}, "
@@ -42,4 +58,3 @@ def run(args: argparse.Namespace) -> int:
         acc = record["val_accuracy"]
         print(f"validation accuracy: fp32 {acc['fp32']:.4f}, int8 {acc['int8']:.4f} ({acc['int8'] - acc['fp32']:+.4f})")
     print(f"same label as fp32 on {100 * record['calibration_agreement']:.1f}% of the calibration faces")
-    return 0
