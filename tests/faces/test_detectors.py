@@ -241,3 +241,19 @@ def test_detect_near_finds_tracked_faces_again_in_small_windows(place):
     # no face near an empty place; a face running into the window's edge inside the image is not trusted
     assert det.detect_near(canvas, [(600, 300, 100, 100)]) == [None]
     assert det.detect_near(canvas, [(right[0] - 0.6 * right[2], right[1], right[2], right[3])], context=1.6) == [None]
+
+
+def test_blazeface_searches_several_images_in_one_call(place):
+    det = create_detector("blazeface")
+    images = []
+    for side, shape in [(120, (300, 300, 3)), (200, (420, 640, 3)), (90, (256, 200, 3))]:
+        canvas = np.full(shape, 90, np.uint8)
+        place(canvas, side, 10, 20)
+        images.append(canvas)
+    images.append(np.full((128, 128, 3), 90, np.uint8))  # and one with no face
+    together = det.backend.detect_many(images, det.options)
+    alone = [det.backend.detect(image) for image in images]
+    assert [len(t) for t in together] == [len(a) for a in alone] == [1, 1, 1, 0]
+    for t, a in zip(together, alone):
+        for x, y in zip(t, a):
+            assert np.allclose(x.box, y.box, atol=1e-3) and abs(x.score - y.score) < 1e-5

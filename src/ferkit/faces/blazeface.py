@@ -101,14 +101,30 @@ class BlazeFaceDetector:
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), sides
 
     def detect(self, image: np.ndarray, options: DetectorOptions | None = None) -> list[Detection]:
+        return self.detect_many([image], options)[0]
+
+    def detect_many(self, images: list[np.ndarray], options: DetectorOptions | None = None) -> list[list[Detection]]:
+        """The faces of each of several images, the model run once on all of their windows (a
+        video's tracked faces, each searched in a small window of its frame, cost one call)."""
         options = options or self.options
-        image = np.asarray(image)
-        height, width = image.shape[:2]
-        windows = self._windows(height, width, options.upsample)
-        batch, sides = self._inputs(image, windows)
-        regressors, logits = self.session.run(None, {"input": batch})
+        batches, plans = [], []
+        for image in images:
+            image = np.asarray(image)
+            windows = self._windows(*image.shape[:2], options.upsample)
+            batch, sides = self._inputs(image, windows)
+            batches.append(batch)
+            plans.append((windows, sides, image.shape))
+        regressors, logits = self.session.run(None, {"input": np.concatenate(batches)})
         # a face must beat the threshold before merging; the merged score is the best member's
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[..., 0], -80, 80)))
+        found, start = [], 0
+        for windows, sides, shape in plans:
+            end = start + len(windows)
+            found.append(self._decode(windows, sides, regressors[start:end], scores[start:end], options, shape))
+            start = end
+        return found
+
+    def _decode(self, windows, sides, regressors, scores, options: DetectorOptions, shape) -> list[Detection]:
         found = []
         for (x0, y0, _, _), side, reg, sc in zip(windows, sides, regressors, scores):
             keep = np.flatnonzero(sc >= options.score_threshold)
@@ -122,7 +138,7 @@ class BlazeFaceDetector:
             for i in range(len(keep)):
                 box = (float(cx[i] - w[i] / 2), float(cy[i] - h[i] / 2), float(w[i]), float(h[i]))
                 found.append(Detection(box, float(sc[keep[i]]), pts[i].astype(np.float64), "blazeface6"))
-        return finalize(weighted_nms(found, self.nms_iou), options, image.shape)
+        return finalize(weighted_nms(found, self.nms_iou), options, shape)
 
 
 #: crop framing measured on 300 FER2013 faces: `python benchmarks/calibrate_crop.py --data fer2013.npz --n 300`

@@ -175,19 +175,26 @@ class Detector:
         overlapping the box most, or None when there is none, or when the face found runs into the
         window's edge inside the image (it may be cut; search the whole image instead). Far cheaper
         than searching a whole large frame: videos re-find their tracked faces this way between
-        whole-frame searches."""
+        whole-frame searches. A backend with ``detect_many`` searches every window in one call."""
         image = np.asarray(image)
         height, width = image.shape[:2]
+        windows = [windows[k] if windows is not None and windows[k] is not None else face_window(box, image.shape, context)
+                   for k, box in enumerate(boxes)]
+        crops = [image[y0:y1, x0:x1] for x0, y0, x1, y1 in windows]
+        searched = [k for k, c in enumerate(crops) if min(c.shape[:2]) >= 8]
+        if hasattr(self.backend, "detect_many") and all(max(crops[k].shape[:2]) <= self.options.max_side
+                                                         for k in searched):
+            results = dict(zip(searched, self.backend.detect_many([crops[k] for k in searched], self.options)))
+        else:
+            results = {k: self.detect(crops[k]) for k in searched}
         found: list[Detection | None] = []
         for k, box in enumerate(boxes):
-            window = windows[k] if windows is not None and windows[k] is not None else face_window(
-                box, image.shape, context)
-            x0, y0, x1, y1 = window
-            if x1 - x0 < 8 or y1 - y0 < 8:
+            x0, y0, x1, y1 = windows[k]
+            if k not in results:
                 found.append(None)
                 continue
             best, best_iou = None, 0.0
-            for det in self.detect(image[y0:y1, x0:x1]):
+            for det in results[k]:
                 bx, by, bw, bh = det.box
                 cut = ((bx <= 1 and x0 > 0) or (by <= 1 and y0 > 0) or (bx + bw >= x1 - x0 - 1 and x1 < width)
                        or (by + bh >= y1 - y0 - 1 and y1 < height))
