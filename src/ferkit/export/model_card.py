@@ -27,8 +27,9 @@ def _headline(report: dict) -> dict:
 
 def make_model_card(checkpoint: str | Path, onnx_path: str | Path, data: str | Path,
                     cross_data: str | Path | None = None, command: str = "", config_path: str = "") -> dict:
-    """Evaluate the exported model on the test split (no TTA, flip, ten-crop), the validation split,
-    and optionally all of a cross dataset, and collect the training recipe from the checkpoint."""
+    """Evaluate the exported model on the validation split, the test split and optionally all of a
+    cross dataset (no TTA, flip, ten-crop), measure its speed here, and collect the training recipe
+    from the checkpoint."""
     state = read_checkpoint(checkpoint)
     clf = EmotionClassifier(onnx_path)
     card = {
@@ -62,7 +63,7 @@ def make_model_card(checkpoint: str | Path, onnx_path: str | Path, data: str | P
     for tta in ("none", "flip", "ten_crop"):
         ev[f"test_tta_{tta}"] = _headline(evaluate(clf, data, split="test", tta=tta))
     if cross_data:
-        for tta in ("none", "ten_crop"):
+        for tta in ("none", "flip", "ten_crop"):
             ev[f"cross_{Path(cross_data).stem}_all_tta_{tta}"] = _headline(evaluate(clf, cross_data, split="all", tta=tta))
     faces = load_dataset(data, size=clf.image_size, progress=False).select_split("test").images[:256]
     card["speed"] = speed_record(onnx_path, faces)
