@@ -13,8 +13,15 @@ from ferkit.core.preprocess import check_preprocess, tta_views
 from ferkit.core.regions import check_regions, region_views
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-#: models that ship inside the package, by name
-BUNDLED_MODELS = {"default": WEIGHTS_DIR / "ferkit_default.onnx"}
+#: models that ship inside the package, by name (each with its model card beside it): the default
+#: (vgg_compact); "fast", the default pruned to a quarter of its work, distilled from it and stored as int8;
+#: and the other precision of each
+BUNDLED_MODELS = {
+    "default": WEIGHTS_DIR / "ferkit_default.onnx",
+    "default-int8": WEIGHTS_DIR / "ferkit_default_int8.onnx",
+    "fast": WEIGHTS_DIR / "ferkit_fast.onnx",
+    "fast-fp32": WEIGHTS_DIR / "ferkit_fast_fp32.onnx",
+}
 DEFAULT_MODEL = BUNDLED_MODELS["default"]
 MODEL_SUFFIXES = (".onnx", ".pt", ".pth")
 METADATA_KEY = "ferkit"
