@@ -123,8 +123,6 @@ def onnx_macs(path: str | Path) -> int:
     pruned, quantized (weights behind DequantizeLinear) or an ensemble."""
     import math
 
-    import onnx
-
     model = onnx.load(str(path))
     for value in model.graph.input:
         dims = value.type.tensor_type.shape.dim

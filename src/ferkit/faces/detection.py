@@ -40,6 +40,12 @@ class Detection:
         landmarks = None if self.landmarks is None else np.asarray(self.landmarks, dtype=np.float64) * (fx, fy)
         return Detection((x * fx, y * fy, w * fx, h * fy), self.score, landmarks, self.scheme)
 
+    def shifted(self, dx: float, dy: float) -> Detection:
+        """This detection moved by (``dx``, ``dy``): from the pixels of a crop to those of its image."""
+        x, y, w, h = self.box
+        landmarks = None if self.landmarks is None else np.asarray(self.landmarks, dtype=np.float64) + (dx, dy)
+        return Detection((x + dx, y + dy, w, h), self.score, landmarks, self.scheme)
+
     def eye_centers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(right eye, left eye) centres in image pixels, or None without landmarks."""
         if self.landmarks is None or self.scheme not in LANDMARK_SCHEMES:

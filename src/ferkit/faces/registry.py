@@ -198,10 +198,7 @@ class Detector:
                 bx, by, bw, bh = det.box
                 cut = ((bx <= 1 and x0 > 0) or (by <= 1 and y0 > 0) or (bx + bw >= x1 - x0 - 1 and x1 < width)
                        or (by + bh >= y1 - y0 - 1 and y1 < height))
-                moved = det.scaled(1.0, 1.0)
-                moved.box = (bx + x0, by + y0, bw, bh)
-                if moved.landmarks is not None:
-                    moved.landmarks = moved.landmarks + (x0, y0)
+                moved = det.shifted(x0, y0)
                 overlap = float(iou_matrix(np.array(box, dtype=np.float64), np.array(moved.box))[0, 0])
                 if overlap > best_iou:
                     best, best_iou = (None if cut else moved), overlap
