@@ -89,3 +89,53 @@ def test_distill_refusals_and_cli(teacher, tmp_path, capsys):
                  "--no-progress"])
     assert code == 0
     assert json.loads((tmp_path / "cli" / "distill.json").read_text())["temperature"] == 2.0
+
+
+def test_the_whole_augmented_face_holds_the_student_view():
+    from ferkit.train.augment import AugmentConfig, augment_batch, augment_whole_batch
+
+    images = torch.randint(0, 256, (32, 48, 48), dtype=torch.uint8)
+    regions = torch.rand(32, 2, 4)
+    for cfg in (AugmentConfig(), AugmentConfig(erase=1.0, noise=1.0, rotate=30.0)):
+        view, moved = augment_batch(images, 40, cfg, torch.Generator().manual_seed(3), regions)
+        crops, whole, moved_too = augment_whole_batch(images, 40, cfg, torch.Generator().manual_seed(3), regions)
+        assert whole.shape == (32, 1, 48, 48)
+        torch.testing.assert_close(crops, view, atol=1e-4, rtol=0)  # the same draws, the same pixels
+        assert torch.equal(whole[..., 4:44, 4:44], crops)  # erasing and noise reach the teacher too
+        torch.testing.assert_close(moved_too, moved)
+    still = AugmentConfig(hflip=False, random_crop=False, scale_min=1, scale_max=1, aspect=0, rotate=0,
+                          translate=0, erase=0)
+    _, whole = augment_whole_batch(images, 40, still, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(whole[:, 0], images.float() / 255, atol=1e-5, rtol=0)
+
+
+def test_an_online_teacher_judges_what_the_student_sees(teacher, tmp_path):
+    from ferkit.infer.classifier import EmotionClassifier
+    from ferkit.train.distill import OnlineTeacher
+
+    model, ds = teacher
+    faces = ds.images[:20]
+    whole = torch.from_numpy(faces).float()[:, None] / 255
+    clf = EmotionClassifier(model)
+    for tta in ("none", "flip"):
+        online = OnlineTeacher(model, tuple(ds.classes), 48, tta)
+        np.testing.assert_allclose(online(whole).numpy(), clf.predict_proba(faces, tta), atol=1e-5)
+    ck = tuple(ds.classes[:6]) + ("neutral",)
+    sub = OnlineTeacher(model, ck[:3], 48)(whole).numpy()  # a dataset with fewer classes: renormalised
+    np.testing.assert_allclose(sub.sum(1), 1.0, rtol=1e-5)
+    with pytest.raises(InputError, match="none or flip"):
+        OnlineTeacher(model, tuple(ds.classes), 48, "ten_crop")
+
+    result = train(student_config(tmp_path / "on", model, teacher_mode="online", distill_alpha=1.0, seed=1),
+                   dataset=ds, progress=False)
+    record = json.loads((tmp_path / "on" / "distill.json").read_text())
+    assert record["teacher_mode"] == "online" and "cache" not in record
+    assert not list((tmp_path / "on").glob("teacher_*.npz"))  # nothing cached: the teacher ran on each batch
+    assert read_checkpoint(result.best_checkpoint)["distillation"]["teacher_mode"] == "online"
+    train(student_config(tmp_path / "off", model, distill_alpha=1.0, seed=1), dataset=ds, progress=False)
+    a, b = (read_checkpoint(tmp_path / d / "last.pt")["state_dict"] for d in ("on", "off"))
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # other targets, other training
+    from ferkit.core.errors import OptionError
+
+    with pytest.raises(OptionError, match="teacher_mode"):
+        student_config(tmp_path / "x", model, teacher_mode="sometimes")

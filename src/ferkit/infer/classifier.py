@@ -161,8 +161,18 @@ class EmotionClassifier:
             boxes = None
             if self.takes_regions:
                 boxes = np.concatenate(region_views(regions[start : start + batch_size], self.preprocess, tta))
-            # all views in one call: small batches are mostly call overhead
-            logits = logits_of(np.concatenate(views), boxes)
-            logits = logits.reshape(len(views), len(views[0]), *logits.shape[1:]).mean(axis=0)
-            out.append(softmax(logits))
+            out.append(self._views_proba(views, boxes, logits_of))
         return np.concatenate(out) if out else np.empty((0, len(self.classes)), dtype=np.float64)
+
+    def proba_from_inputs(self, views: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (N, C) from model inputs already made: (N, 1, s, s) float arrays at the model's
+        ``input_size``, normalised its way, one per view of the same faces (logits averaged over views)."""
+        views = [np.ascontiguousarray(v, dtype=np.float32) for v in views]
+        return self._views_proba(views, None, lambda x, r: self._logits(x))
+
+    @staticmethod
+    def _views_proba(views: list[np.ndarray], boxes, logits_of) -> np.ndarray:
+        # all views in one call: small batches are mostly call overhead
+        logits = logits_of(np.concatenate(views), boxes)
+        logits = logits.reshape(len(views), len(views[0]), *logits.shape[1:]).mean(axis=0)
+        return softmax(logits)

@@ -139,16 +139,52 @@ def augment_batch(
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """(N, H, W) uint8 faces to (N, 1, input_size, input_size) float in [0, 1], augmented. With
     ``regions`` (the region model's boxes), returns the faces and the boxes moved as the faces were."""
+    x, theta = _warp(images, input_size, input_size, cfg, g)
+    x = _erase_and_noise(x, cfg, g)
+    if regions is not None:
+        return x, transform_regions(regions.float(), theta)
+    return x
+
+
+def augment_whole_batch(
+    images: torch.Tensor, input_size: int, cfg: AugmentConfig, g: torch.Generator,
+    regions: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """As :func:`augment_batch` (the same random draws), and the whole augmented face around it:
+    returns ``(crops, whole)``, ``whole`` (N, 1, H, W) float in [0, 1] being the face as warped, erased
+    and noised, of which ``crops`` is the centre ``input_size`` square (pixel for pixel when H - input_size
+    is even). A teacher that sees the whole face (or another crop of it) sees what the student saw
+    (consistent distillation). With ``regions``: ``(crops, whole, moved regions)``."""
+    h = images.shape[-1]
+    whole, theta = _warp(images, input_size, h, cfg, g)
+    o = (h - input_size) // 2
+    crops = _erase_and_noise(whole[..., o : o + input_size, o : o + input_size], cfg, g)
+    whole[..., o : o + input_size, o : o + input_size] = crops
+    if regions is not None:
+        return crops, whole, transform_regions(regions.float(), theta)
+    return crops, whole
+
+
+def _warp(images: torch.Tensor, input_size: int, out_size: int, cfg: AugmentConfig, g: torch.Generator
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The faces warped by random affine maps, (N, 1, out_size, out_size), and the maps (N, 2, 3) of the
+    ``input_size`` view; a larger ``out_size`` widens the view around the same centre at the same scale."""
     x = images.unsqueeze(1).float() / 255.0
     n, _, h, _ = x.shape
     theta = affine_matrices(n, input_size / h, cfg, g)
-    grid = F.affine_grid(theta, [n, 1, input_size, input_size], align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    warp = theta
+    if out_size != input_size:
+        warp = theta.clone()
+        warp[:, :, :2] *= out_size / input_size
+    grid = F.affine_grid(warp, [n, 1, out_size, out_size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False), theta
+
+
+def _erase_and_noise(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
     if cfg.erase > 0:
         x = random_erase(x, cfg.erase, g)
     if cfg.noise > 0:
+        n = len(x)
         noisy = (torch.rand(n, generator=g) < cfg.noise).view(n, 1, 1, 1)
         x = torch.where(noisy, (x + cfg.noise_std * torch.randn(x.shape, generator=g)).clamp(0, 1), x)
-    if regions is not None:
-        return x, transform_regions(regions.float(), theta)
     return x

@@ -87,6 +87,9 @@ class TrainConfig:
     #: softened probabilities join the hard labels: (1 - alpha) * CE + alpha * T^2 * KL
     teacher: str | None = None
     teacher_tta: str = "none"  # none | flip: how the teacher sees each training image
+    #: cached: the teacher's probabilities for each clean training image, computed once; online: the teacher
+    #: run on every batch as the student sees it (augmented), one teacher pass per batch
+    teacher_mode: str = "cached"
     distill_temperature: float = 4.0
     distill_alpha: float = 0.5
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -154,6 +157,7 @@ class TrainConfig:
         self.train_limit = check_int("", "train_limit", self.train_limit, lo=0)
         self.teacher = _path_str("teacher", self.teacher, optional=True) or None
         self.teacher_tta = check_choice("", "teacher_tta", self.teacher_tta, ("none", "flip"))
+        self.teacher_mode = check_choice("", "teacher_mode", self.teacher_mode, ("cached", "online"))
         self.distill_temperature = check_float("", "distill_temperature", self.distill_temperature, lo=0.0,
                                                lo_open=True, hi=100.0)
         self.distill_alpha = check_float("", "distill_alpha", self.distill_alpha, lo=0.0, hi=1.0)

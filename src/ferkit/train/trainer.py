@@ -41,14 +41,14 @@ from ferkit.evaluate.metrics import label_metrics
 from ferkit.models import create, model_entry
 from ferkit.models.checkpoint import model_from_state, read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
-from ferkit.train.augment import augment_batch
+from ferkit.train.augment import augment_batch, augment_whole_batch
 from ferkit.train.balance import RESAMPLERS, class_counts, log_counts, resample, sampler_order, write_record
 from ferkit.train.config import TrainConfig, resolve_bf16
 from ferkit.train.extra import RECORD_NAME as EXTRA_RECORD
 from ferkit.train.extra import check_extra_paths, extra_training_set
 from ferkit.train.extra import write_record as write_extra_record
 from ferkit.train.distill import RECORD_NAME as DISTILL_RECORD
-from ferkit.train.distill import distillation_loss, teacher_probabilities
+from ferkit.train.distill import OnlineTeacher, distillation_loss, teacher_probabilities
 from ferkit.train.distill import write_record as write_distill_record
 from ferkit.train.plots import plot_curves
 from ferkit.train.regions import RECORD_NAME as REGIONS_RECORD
@@ -278,8 +278,14 @@ class Trainer:
         """With ``teacher``: its probabilities for every training image (``teacher_probs``, indexed as the
         training images are: by dataset index, or into a training set of its own)."""
         cfg = self.cfg
-        self.teacher_probs = self.distill_record = None
+        self.teacher_probs = self.distill_record = self.online_teacher = None
         if not cfg.teacher:
+            return
+        if cfg.teacher_mode == "online":
+            self.online_teacher = OnlineTeacher(cfg.teacher, tuple(self.ds.classes), self.ds.images.shape[1],
+                                                cfg.teacher_tta)
+            self.distill_record = dict(self.online_teacher.record, temperature=cfg.distill_temperature,
+                                       alpha=cfg.distill_alpha)
             return
         own = self.train_images is not None
         images = self.train_images if own else self.ds.images[self.train_idx]
@@ -305,6 +311,8 @@ class Trainer:
             h.update(np.ascontiguousarray(self.extra_labels, dtype=np.int64).tobytes())
         if self.distill_record is not None:  # another teacher gives other targets
             h.update(self.distill_record["teacher_sha256"].encode())
+            if self.online_teacher is not None:
+                h.update(b"online")
         return h.hexdigest()[:16]
 
     def _forward(self, model: torch.nn.Module, x: torch.Tensor, regions: torch.Tensor | None) -> torch.Tensor:
@@ -550,19 +558,17 @@ class Trainer:
         )
         for step in bar:
             idx = torch.from_numpy(order[step * self.cfg.batch_size : (step + 1) * self.cfg.batch_size])
-            r = None
-            if regions is None:
-                x = augment_batch(images[idx], self.input_size, self.cfg.augment, self.generator)
-            else:
-                x, r = augment_batch(images[idx], self.input_size, self.cfg.augment, self.generator, regions[idx])
+            x, r, targets = self._augmented_batch(images, regions, idx)
+            if targets is None and soft is not None:
+                targets = soft[idx]
             x = ((x - mean) / std).contiguous(memory_format=self.memory_format)
             y = labels[idx]
             with self._autocast():
                 logits = self._forward(self.model, x, r)
             loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.label_smoothing)
-            if soft is not None:
+            if targets is not None:
                 alpha = self.cfg.distill_alpha
-                loss = (1 - alpha) * loss + alpha * distillation_loss(logits.float(), soft[idx],
+                loss = (1 - alpha) * loss + alpha * distillation_loss(logits.float(), targets,
                                                                       self.cfg.distill_temperature)
             if hasattr(self.model, "extra_losses"):  # a model's own losses (DAN), from the forward pass above
                 loss = loss + sum(self.model.extra_losses(y).values())
@@ -578,6 +584,18 @@ class Trainer:
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         return total_loss / seen, correct / seen
+
+    def _augmented_batch(self, images: torch.Tensor, regions: torch.Tensor | None, idx: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The batch's augmented student input (unnormalised), its moved regions (region models) and, with
+        an online teacher, the teacher's probabilities for what the student sees."""
+        aug, g = self.cfg.augment, self.generator
+        rb = regions[idx] if regions is not None else None
+        if self.online_teacher is None:
+            out = augment_batch(images[idx], self.input_size, aug, g, rb)
+            return (out[0], out[1], None) if rb is not None else (out, None, None)
+        out = augment_whole_batch(images[idx], self.input_size, aug, g, rb)
+        return out[0], (out[2] if rb is not None else None), self.online_teacher(out[1])
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module | None = None) -> tuple[float, float, dict[str, float]]:
