@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,21 +121,52 @@ def test_an_online_teacher_judges_what_the_student_sees(teacher, tmp_path):
     for tta in ("none", "flip"):
         online = OnlineTeacher(model, tuple(ds.classes), 48, tta)
         np.testing.assert_allclose(online(whole).numpy(), clf.predict_proba(faces, tta), atol=1e-5)
-    ck = tuple(ds.classes[:6]) + ("neutral",)
-    sub = OnlineTeacher(model, ck[:3], 48)(whole).numpy()  # a dataset with fewer classes: renormalised
-    np.testing.assert_allclose(sub.sum(1), 1.0, rtol=1e-5)
+    few = (ds.classes[2], ds.classes[0], ds.classes[1])  # a dataset with fewer classes, in another order
+    expected = clf.predict_proba(faces)[:, [2, 0, 1]]
+    np.testing.assert_allclose(OnlineTeacher(model, few, 48)(whole).numpy(),
+                               expected / expected.sum(1, keepdims=True), atol=1e-5)
     with pytest.raises(InputError, match="none or flip"):
         OnlineTeacher(model, tuple(ds.classes), 48, "ten_crop")
 
+
+def test_online_distillation_trains_on_what_the_teacher_saw(teacher, tmp_path, monkeypatch):
+    import ferkit.train.trainer as trainer_module
+    from ferkit.export.model_card import card_markdown
+    from ferkit.train.distill import OnlineTeacher
+
+    model, ds = teacher
+    made, seen = [], []
+    augment = trainer_module.augment_whole_batch
+    judge = OnlineTeacher.__call__
+    monkeypatch.setattr(trainer_module, "augment_whole_batch", lambda *a, **k: made.append(augment(*a, **k)) or made[-1])
+    monkeypatch.setattr(OnlineTeacher, "__call__", lambda self, whole: seen.append(whole) or judge(self, whole))
     result = train(student_config(tmp_path / "on", model, teacher_mode="online", distill_alpha=1.0, seed=1),
                    dataset=ds, progress=False)
+    n_train = int((ds.split == "train").sum())
+    assert len(seen) == len(made) == n_train // 16  # one teacher pass per (whole) batch ...
+    assert all(w is m[1] for w, m in zip(seen, made))  # ... on the very faces the student's crops came from
     record = json.loads((tmp_path / "on" / "distill.json").read_text())
     assert record["teacher_mode"] == "online" and "cache" not in record
-    assert not list((tmp_path / "on").glob("teacher_*.npz"))  # nothing cached: the teacher ran on each batch
-    assert read_checkpoint(result.best_checkpoint)["distillation"]["teacher_mode"] == "online"
-    train(student_config(tmp_path / "off", model, distill_alpha=1.0, seed=1), dataset=ds, progress=False)
-    a, b = (read_checkpoint(tmp_path / d / "last.pt")["state_dict"] for d in ("on", "off"))
-    assert any(not torch.equal(a[k], b[k]) for k in a)  # other targets, other training
+    assert not list((tmp_path / "on").glob("teacher_*.npz"))  # nothing cached
+    state = read_checkpoint(result.best_checkpoint)
+    assert state["distillation"]["teacher_mode"] == "online"
+    card = json.loads((Path(__file__).parents[2] / "src/ferkit/weights/ferkit_fast_fp32.json").read_text())
+    card["compression"] = {"distillation": state["distillation"]}
+    assert "every augmented training batch (online)" in card_markdown(card)
+
+    # alpha 0: the teacher's term is off, and the online path draws the same augmentation as plain training
+    monkeypatch.undo()
+    train(student_config(tmp_path / "zero", model, teacher_mode="online", distill_alpha=0.0, seed=1), dataset=ds,
+          progress=False)
+    plain = student_config(tmp_path / "plain", model, seed=1)
+    plain.teacher = None
+    train(plain, dataset=ds, progress=False)
+    a, b = (read_checkpoint(tmp_path / d / "last.pt")["state_dict"] for d in ("zero", "plain"))
+    for k in a:
+        torch.testing.assert_close(a[k].float(), b[k].float(), atol=1e-3, rtol=1e-3)
+    train(student_config(tmp_path / "cached", model, distill_alpha=1.0, seed=1), dataset=ds, progress=False)
+    a, b = (read_checkpoint(tmp_path / d / "last.pt")["state_dict"] for d in ("on", "cached"))
+    assert any(not torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)  # other targets
     from ferkit.core.errors import OptionError
 
     with pytest.raises(OptionError, match="teacher_mode"):

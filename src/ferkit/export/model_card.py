@@ -97,9 +97,14 @@ def card_markdown(card: dict) -> str:
     comp = card.get("compression", {})
     if "distillation" in comp:
         d = comp["distillation"]
-        lines += [f"Distilled from `{Path(d['teacher']).name}` (sha256 {d['teacher_sha256']}, TTA {d['teacher_tta']}) at "
-                  f"temperature {d['temperature']}, alpha {d['alpha']}; the teacher's accuracy on the training images: "
-                  f"{d['teacher_train_accuracy']:.4f}.", ""]
+        mode = d.get("teacher_mode", "cached")
+        how = ("run on every augmented training batch (online)" if mode == "online"
+               else "run once on the clean training images (cached)")
+        text = (f"Distilled from `{Path(d['teacher']).name}` (sha256 {d['teacher_sha256']}, TTA {d['teacher_tta']}, "
+                f"{how}) at temperature {d['temperature']}, alpha {d['alpha']}")
+        if "teacher_train_accuracy" in d:
+            text += f"; the teacher's accuracy on the clean training images: {d['teacher_train_accuracy']:.4f}"
+        lines += [text + ".", ""]
     if "pruning" in comp:
         pr = comp["pruning"]
         lines += [f"Pruned from `{pr['checkpoint']}` at ratio {pr['ratio']} ({pr['method']}): "
