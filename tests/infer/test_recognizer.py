@@ -200,3 +200,24 @@ def test_api_misuse_gets_clear_errors(recognizer, tmp_path):
     with pytest.raises(InputError, match="not a ferkit results file"):
         read_results(summary)
     assert VideoOptions(fps=5).every == 1
+
+
+def test_the_detector_and_classifier_sessions_share_threads_and_sleep_between_calls():
+    def spinning(opts) -> bool:
+        try:
+            return opts.get_session_config_entry("session.intra_op.allow_spinning") != "0"
+        except RuntimeError:  # not set: ONNX Runtime's default, which spins
+            return True
+
+    def sessions(rec):
+        return (rec.pipeline.classifier.session.get_session_options(),
+                rec.pipeline.detector.session.get_session_options())
+
+    clf, det = sessions(Recognizer(RecognizerOptions(threads=1)))
+    assert clf.intra_op_num_threads == det.intra_op_num_threads == 1
+    assert not spinning(clf) and not spinning(det)
+    clf, det = sessions(Recognizer(RecognizerOptions(threads=2, detector_cfg={"threads": 1, "spinning": True})))
+    assert (clf.intra_op_num_threads, det.intra_op_num_threads) == (2, 1)  # the detector's own settings win
+    assert spinning(det) and not spinning(clf)
+    haar = Recognizer(RecognizerOptions(detector="haar", threads=1))  # a detector without threads still works
+    assert haar.pipeline.classifier.session.get_session_options().intra_op_num_threads == 1

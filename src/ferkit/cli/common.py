@@ -27,7 +27,7 @@ def add_recognizer_arguments(p: argparse.ArgumentParser) -> None:
                    help="test-time augmentation (flip: +1.7 points on FER2013 PrivateTest, about half the "
                    "classifier speed)")
     g.add_argument("--sentiment-map", default="default", choices=SENTIMENT_MAP_CHOICES)
-    g.add_argument("--threads", type=int, default=0, help="classifier threads (0: ONNX Runtime's default)")
+    g.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads of the classifier and the detector (0: its default, one per physical core)")
 
 
 def recognizer_options(args: argparse.Namespace):

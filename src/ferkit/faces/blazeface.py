@@ -44,7 +44,9 @@ class BlazeFaceDetector:
     name = "blazeface"
 
     def __init__(self, options: DetectorOptions, model_path: str | Path | None = None, threads: int = 1,
-                 nms_iou: float = 0.3):
+                 nms_iou: float = 0.3, spinning: bool = True):
+        """``threads``: ONNX Runtime's threads (0: one per physical core); ``spinning=False``: they sleep
+        between calls (see :class:`~ferkit.infer.classifier.EmotionClassifier`)."""
         import onnxruntime as ort
 
         self.options = options
@@ -52,6 +54,8 @@ class BlazeFaceDetector:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        if not spinning:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model_path or MODEL_PATH), opts, providers=["CPUExecutionProvider"])
         self.anchors = ssd_anchors()
 
@@ -143,6 +147,6 @@ class BlazeFaceDetector:
 
 #: crop framing measured on 300 FER2013 faces: `python benchmarks/calibrate_crop.py --data fer2013.npz --n 300`
 @register_detector("blazeface", landmarks="blazeface6", crop_scale=1.19, crop_shift=(0.0, -0.10))
-def blazeface(options: DetectorOptions, **cfg) -> BlazeFaceDetector:
+def blazeface(options: DetectorOptions, threads: int = 1, spinning: bool = True, **cfg) -> BlazeFaceDetector:
     """BlazeFace short-range (ONNX Runtime): fastest, 6 keypoints, faces over ~1/10 of the image."""
-    return BlazeFaceDetector(options, **cfg)
+    return BlazeFaceDetector(options, threads=threads, spinning=spinning, **cfg)

@@ -55,8 +55,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class EmotionClassifier:
     """``predict_proba(faces)`` for (N, S, S) uint8 grayscale faces at the model's ``image_size``."""
 
-    def __init__(self, path: str | Path | None = None, threads: int = 0):
+    def __init__(self, path: str | Path | None = None, threads: int = 0, spinning: bool = True):
+        """``threads``: ONNX Runtime's (or PyTorch's) threads, 0 for the default. ``spinning=False``: ONNX
+        Runtime's threads sleep between calls instead of spinning, which is faster where this model's small
+        calls alternate with another model's (the detector's) on the same cores."""
         self.path = resolve_model(path)
+        self.spinning = spinning
         if self.path.suffix == ".onnx":
             self._load_onnx(threads)
         else:
@@ -70,6 +74,8 @@ class EmotionClassifier:
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        if not self.spinning:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:

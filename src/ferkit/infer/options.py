@@ -43,8 +43,8 @@ class RecognizerOptions:
     on a downscaled copy): see ``DetectorOptions``. ``align``: level
     the eyes when the detector gives landmarks. ``crop_scale``/``crop_shift``: the face crop
     relative to the box (None: the detector's measured default). ``batch_size``: faces per
-    classifier call. ``tta``: none, flip or ten_crop. ``threads``: classifier threads (0: ONNX
-    Runtime's default). ``sentiment_map``: a name or a mapping. ``color_order``: how 3- and
+    classifier call. ``tta``: none, flip or ten_crop. ``threads``: ONNX Runtime threads of the
+    classifier and of the BlazeFace detector (0: ONNX Runtime's default, one per physical core). ``sentiment_map``: a name or a mapping. ``color_order``: how 3- and
     4-channel NumPy arrays are read (bgr or rgb)."""
 
     model: str | Path | None = None

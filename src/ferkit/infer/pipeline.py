@@ -4,6 +4,8 @@ and the results as :class:`~ferkit.infer.results.Face` objects."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from ferkit.core.labels import SENTIMENTS, sentiment_map, sentiment_probabilities
@@ -20,9 +22,18 @@ class FacePipeline:
 
     def __init__(self, options: RecognizerOptions):
         self.options = options
-        self.classifier = EmotionClassifier(options.model_path, threads=options.threads)
-        self.detector = create_detector(options.detector, options.detector_options(), **options.detector_cfg)
+        # the detector's and the classifier's small calls alternate on the same cores: both ONNX Runtime
+        # sessions get the same threads, sleeping between calls (spinning pools fight over the cores;
+        # benchmarks/video_throughput.py measures it)
+        self.classifier = EmotionClassifier(options.model_path, threads=options.threads, spinning=False)
         entry = detector_entry(options.detector)
+        cfg = dict(options.detector_cfg)
+        takes = inspect.signature(entry.factory).parameters
+        if "threads" in takes:
+            cfg.setdefault("threads", options.threads)
+        if "spinning" in takes:
+            cfg.setdefault("spinning", False)
+        self.detector = create_detector(options.detector, options.detector_options(), **cfg)
         self.crop_scale = options.crop_scale if options.crop_scale is not None else entry.crop_scale
         self.crop_shift = tuple(options.crop_shift) if options.crop_shift is not None else tuple(entry.crop_shift)
         self.sentiments = sentiment_map(options.sentiment_map)
