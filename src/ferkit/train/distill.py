@@ -35,10 +35,11 @@ log = logging.getLogger("ferkit.train")
 RECORD_NAME = "distill.json"
 
 
-def load_teacher(teacher: str | Path, classes: tuple[str, ...], image_size: int) -> tuple[EmotionClassifier, list[int]]:
+def load_teacher(teacher: str | Path, classes: tuple[str, ...], image_size: int, spinning: bool = True
+                 ) -> tuple[EmotionClassifier, list[int]]:
     """The teacher, and the index of each of ``classes`` among its outputs (matched by name; a class the
     teacher lacks is an error, as is another face size than the training images')."""
-    clf = EmotionClassifier(teacher)
+    clf = EmotionClassifier(teacher, spinning=spinning)
     missing = [c for c in classes if c not in clf.classes]
     if missing:
         raise InputError(f"teacher {teacher} does not predict {', '.join(missing)} (it predicts "
@@ -97,7 +98,8 @@ class OnlineTeacher:
         if tta not in ("none", "flip"):
             raise InputError(f"an online teacher sees a batch as it is or also mirrored: teacher_tta none or flip, "
                              f"got {tta!r}")
-        self.clf, self.order = load_teacher(teacher, classes, image_size)
+        # its calls alternate with PyTorch's training steps: its threads sleep between calls, not spin
+        self.clf, self.order = load_teacher(teacher, classes, image_size, spinning=False)
         if self.clf.takes_regions:
             raise InputError(f"teacher {teacher} is a region model (it needs face regions): use teacher_mode = "
                              f"\"cached\" for it")
