@@ -85,11 +85,12 @@ def test_distill_refusals_and_cli(teacher, tmp_path, capsys):
     np.savez(npz, images=ds.images, labels=ds.labels, usage=np.array([{"train": 0, "val": 1, "test": 2}[s]
                                                                        for s in ds.split]))
     code = main(["distill", "--teacher", str(model), "--arch", "mini_xception", "--data", str(npz), "--out",
-                 str(tmp_path / "cli"), "--epochs", "1", "--batch-size", "16", "--temperature", "2",
+                 str(tmp_path / "cli"), "--epochs", "1", "--batch-size", "16", "--temperature", "2", "--teacher-mode", "online",
                  "--set", "model_cfg.widths=[8, 16]", "--set", "bf16=false", "--set", "channels_last=false",
                  "--no-progress"])
     assert code == 0
-    assert json.loads((tmp_path / "cli" / "distill.json").read_text())["temperature"] == 2.0
+    record = json.loads((tmp_path / "cli" / "distill.json").read_text())
+    assert record["temperature"] == 2.0 and record["teacher_mode"] == "online"
 
 
 def test_the_whole_augmented_face_holds_the_student_view():
