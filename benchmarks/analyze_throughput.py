@@ -48,7 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--detectors", nargs="*", default=None)
-    ap.add_argument("--threads", type=int, default=0, help="classifier threads (0: ONNX Runtime's default)")
+    ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads of the classifier and the detector (0: its default)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = test_images(Path(tmp))

@@ -5,7 +5,11 @@ needs to know about it (its landmark scheme, the modules it needs, the crop fram
 call for)::
 
     @register_detector("blazeface", landmarks="blazeface6", crop_scale=1.19, crop_shift=(0.0, -0.10))
-    def blazeface(options: DetectorOptions, **cfg) -> BlazeFaceDetector: ...
+    def blazeface(options: DetectorOptions, threads: int = 1, spinning: bool = True, **cfg) -> BlazeFaceDetector: ...
+
+A detector whose factory (or the class a ``**cfg`` factory builds) takes ``threads`` and ``spinning`` runs on
+threads it shares with the classifier: a Recognizer passes its ``threads`` (0: the runtime's default, one per
+physical core) and ``spinning=False`` (idle threads sleep between calls) unless ``detector_cfg`` sets them.
 
 A backend's ``detect(image, options=None)`` finds faces with ``options`` (its own when None).
 ``create_detector`` puts every backend behind the same front (:class:`Detector`), which searches

@@ -4,15 +4,13 @@ and the results as :class:`~ferkit.infer.results.Face` objects."""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from ferkit.core.labels import SENTIMENTS, sentiment_map, sentiment_probabilities
 from ferkit.faces import Detection, create_detector, detector_entry
 from ferkit.faces.align import align_face
 from ferkit.infer.classifier import EmotionClassifier
-from ferkit.infer.options import RecognizerOptions
+from ferkit.infer.options import RecognizerOptions, detector_settings
 from ferkit.infer.results import Face
 
 
@@ -28,7 +26,7 @@ class FacePipeline:
         self.classifier = EmotionClassifier(options.model_path, threads=options.threads, spinning=False)
         entry = detector_entry(options.detector)
         cfg = dict(options.detector_cfg)
-        takes = inspect.signature(entry.factory).parameters
+        takes = detector_settings(options.detector)
         if "threads" in takes:
             cfg.setdefault("threads", options.threads)
         if "spinning" in takes:
