@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ferkit.core.images import shrink_area
+from ferkit.core.onnx_runtime import session_options
 from ferkit.faces.detection import Detection, DetectorOptions, finalize, weighted_nms
 from ferkit.faces.registry import register_detector
 
@@ -45,17 +46,13 @@ class BlazeFaceDetector:
 
     def __init__(self, options: DetectorOptions, model_path: str | Path | None = None, threads: int = 1,
                  nms_iou: float = 0.3, spinning: bool = True):
-        """``threads``: ONNX Runtime's threads (0: one per physical core); ``spinning=False``: they sleep
-        between calls (see :class:`~ferkit.infer.classifier.EmotionClassifier`)."""
+        """``threads``, ``spinning``: see :func:`ferkit.core.onnx_runtime.session_options`."""
         import onnxruntime as ort
 
         self.options = options
         self.nms_iou = nms_iou
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts = session_options(threads, spinning)
         opts.inter_op_num_threads = 1
-        if not spinning:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model_path or MODEL_PATH), opts, providers=["CPUExecutionProvider"])
         self.anchors = ssd_anchors()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ferkit.core.errors import InputError, MissingInputError, OptionError
+from ferkit.core.onnx_runtime import session_options
 from ferkit.core.preprocess import check_preprocess, tta_views
 from ferkit.core.regions import check_regions, region_views
 
@@ -57,25 +58,19 @@ class EmotionClassifier:
 
     def __init__(self, path: str | Path | None = None, threads: int = 0, spinning: bool = True):
         """``threads``: ONNX Runtime's (or PyTorch's) threads, 0 for the default. ``spinning=False``: ONNX
-        Runtime's threads sleep between calls instead of spinning, which is faster where this model's small
-        calls alternate with another model's (the detector's) on the same cores."""
+        Runtime's threads sleep between calls (:func:`ferkit.core.onnx_runtime.session_options`)."""
         self.path = resolve_model(path)
-        self.spinning = spinning
         if self.path.suffix == ".onnx":
-            self._load_onnx(threads)
+            self._load_onnx(threads, spinning)
         else:
             self._load_checkpoint(threads)
         self.preprocess = check_preprocess(self.preprocess)
         self.image_size = int(self.preprocess["image_size"])
 
-    def _load_onnx(self, threads: int) -> None:
+    def _load_onnx(self, threads: int, spinning: bool) -> None:
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        if not self.spinning:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = session_options(threads, spinning)
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:

@@ -44,8 +44,9 @@ class RecognizerOptions:
     the eyes when the detector gives landmarks. ``crop_scale``/``crop_shift``: the face crop
     relative to the box (None: the detector's measured default). ``batch_size``: faces per
     classifier call. ``tta``: none, flip or ten_crop. ``threads``: ONNX Runtime threads of the
-    classifier and of the BlazeFace detector (0: ONNX Runtime's default, one per physical core). ``sentiment_map``: a name or a mapping. ``color_order``: how 3- and
-    4-channel NumPy arrays are read (bgr or rgb)."""
+    classifier and of the BlazeFace detector (0: ONNX Runtime's default, one per physical core).
+    ``sentiment_map``: a name or a mapping. ``color_order``: how 3- and 4-channel NumPy arrays are
+    read (bgr or rgb)."""
 
     model: str | Path | None = None
     detector: str = "blazeface"
