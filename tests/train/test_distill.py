@@ -172,3 +172,18 @@ def test_online_distillation_trains_on_what_the_teacher_saw(teacher, tmp_path, m
 
     with pytest.raises(OptionError, match="teacher_mode"):
         student_config(tmp_path / "x", model, teacher_mode="sometimes")
+
+
+def test_resume_refuses_a_teacher_run_another_way(teacher, tmp_path):
+    from dataclasses import replace
+
+    from ferkit.core.errors import ResumeError
+
+    model, ds = teacher
+    cfg = student_config(tmp_path / "s", model, teacher_tta="none", epochs=2)
+    train(replace(cfg, epochs=1), dataset=ds, progress=False)
+    last = tmp_path / "s" / "last.pt"
+    for changed in (dict(teacher_tta="flip"), dict(teacher_mode="online")):
+        with pytest.raises(ResumeError, match="the teacher or how it is run changed"):
+            train(replace(cfg, **changed), resume=last, dataset=ds, progress=False)
+    assert train(cfg, resume=last, dataset=ds, progress=False).epochs_run == 2  # the same teacher, run the same way

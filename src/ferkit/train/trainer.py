@@ -309,10 +309,9 @@ class Trainer:
         if self.extra_images is not None:
             h.update(np.ascontiguousarray(self.extra_images).tobytes())
             h.update(np.ascontiguousarray(self.extra_labels, dtype=np.int64).tobytes())
-        if self.distill_record is not None:  # another teacher gives other targets
-            h.update(self.distill_record["teacher_sha256"].encode())
-            if self.online_teacher is not None:
-                h.update(b"online")
+        if self.distill_record is not None:  # another teacher, or the same one run another way, gives other targets
+            r = self.distill_record
+            h.update(f"{r['teacher_sha256']}/{r['teacher_mode']}/{r['teacher_tta']}".encode())
         return h.hexdigest()[:16]
 
     def _forward(self, model: torch.nn.Module, x: torch.Tensor, regions: torch.Tensor | None) -> torch.Tensor:
@@ -503,8 +502,8 @@ class Trainer:
         elif saved != self.training_set:
             raise ResumeError(
                 f"{path} was trained on another training set than this config gives now (extra_train data, "
-                "train_limit, exclude_test_near_duplicates or the teacher changed): resume with the run's config "
-                "and data, or start a new run")
+                "train_limit, exclude_test_near_duplicates, the teacher or how it is run changed): resume with the "
+                "run's config and data, or start a new run")
         try:
             self.opt.load_state_dict(r["optimizer"])
         except (ValueError, KeyError) as exc:
