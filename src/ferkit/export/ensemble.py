@@ -104,9 +104,19 @@ def _member_nodes(i: int, info: dict, image_size: int, input_name: str) -> tuple
     return nodes, inits
 
 
+def check_members(members: list[str | Path]) -> list[dict]:
+    """Every member readable, with ferkit metadata, of one class list and face size; their metadata."""
+    paths = [Path(m) for m in members]
+    infos = [read_member(p)[1] for p in paths]
+    _check_members(infos, paths)
+    return infos
+
+
 def build_ensemble(members: list[str | Path], weights: str | list[float] | None = None,
-                   names: list[str] | None = None) -> onnx.ModelProto:
-    """The ensemble of ``members`` (ONNX files with ferkit metadata) as one ONNX model."""
+                   names: list[str] | None = None, selection: dict[str, Any] | None = None) -> onnx.ModelProto:
+    """The ensemble of ``members`` (ONNX files with ferkit metadata) as one ONNX model; ``selection``
+    (how members and weights were chosen, :meth:`ferkit.evaluate.selection.MemberSelection.record`) goes
+    into its metadata."""
     if len(members) < 2:
         raise OptionError(f"an ensemble needs at least two members, got {len(members)}")
     paths = [Path(m) for m in members]
@@ -161,6 +171,8 @@ def build_ensemble(members: list[str | Path], weights: str | list[float] | None 
             for n, p, wi, info in zip(names, paths, w, infos)
         ],
     }
+    if selection is not None:
+        info["selection"] = selection
     meta = model.metadata_props.add()
     meta.key, meta.value = METADATA_KEY, json.dumps(info)
     onnx.checker.check_model(model)
@@ -168,14 +180,15 @@ def build_ensemble(members: list[str | Path], weights: str | list[float] | None 
 
 
 def make_ensemble(members: list[str | Path], out: str | Path, weights: str | list[float] | None = None,
-                  names: list[str] | None = None, overwrite: bool = False) -> Path:
+                  names: list[str] | None = None, overwrite: bool = False,
+                  selection: dict[str, Any] | None = None) -> Path:
     """Write the ensemble of ``members`` to ``out`` (an ``.onnx`` path; an existing file is kept unless
     ``overwrite``; a member is never replaced)."""
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise OptionError(f"the ensemble must be written to an .onnx file, got {str(out)!r}")
     check_writable(out, overwrite=overwrite, inputs=list(members))
-    model = build_ensemble(members, weights, names)
+    model = build_ensemble(members, weights, names, selection)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     onnx.save(model, str(tmp))
