@@ -113,23 +113,40 @@ def test_select_members_finds_the_ensemble_the_labels_came_from(candidates, tmp_
     assert again.members == sel.members and again.weights == sel.weights
 
 
-def test_cli_selects_writes_and_records(candidates, tmp_path, capsys):
+@pytest.mark.parametrize("tta", ["none", "flip"])
+def test_cli_selects_writes_and_records(candidates, tmp_path, capsys, monkeypatch, tta):
     a, b, c = candidates
     faces, labels = labelled_by([a, b])
     npz = tmp_path / "toy.npz"
     np.savez(npz, images=faces, labels=labels, usage=np.ones(60, dtype=np.int64))  # all PublicTest (val)
     out = tmp_path / "ens.onnx"
-    assert main(["ensemble", str(c), str(a), str(b), "--out", str(out), "--select-on", str(npz),
-                 "--no-progress"]) == 0
+    assert main(["ensemble", str(c), str(a), str(b), "--out", str(out), "--select-on", str(npz), "--tta", tta,
+                 "--names", "C,A,B", "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "| round | added |" in text and "accuracy 1.0000 on val" in text
+    assert "| round | added |" in text and f"TTA {tta}" in text
     info = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}[METADATA_KEY])
-    chosen = [m["file"] for m in info["ensemble"]]
-    assert {a.name, b.name} <= set(chosen) and info["selection"]["split"] == "val"
-    assert evaluate(out, npz, split="val")["accuracy"] == pytest.approx(info["selection"]["accuracy"], abs=1e-4)
+    files = {m["name"]: m["file"] for m in info["ensemble"]}
+    assert files["A"] == a.name and files["B"] == b.name and files.get("C", c.name) == c.name
+    assert info["selection"]["split"] == "val" and info["selection"]["tta"] == tta
+    assert sum(m["weight"] for m in info["ensemble"]) == pytest.approx(1.0)
+    if tta == "none":
+        assert info["selection"]["accuracy"] == 1.0
+    # the recorded accuracy is the written ensemble's, with the same TTA
+    reached = evaluate(out, npz, split="val", tta=tta)["accuracy"]
+    assert reached == pytest.approx(info["selection"]["accuracy"], abs=1e-4)
+    assert f"accuracy {reached:.4f} on val" in text
     # an existing output is kept, and refused before any inference
+    from ferkit.evaluate import evaluator
+
+    def no_inference(*a, **k):
+        raise AssertionError("inference ran")
+
+    monkeypatch.setattr(evaluator, "predict_in_batches", no_inference)
+    before = out.read_bytes()
     assert main(["ensemble", str(a), str(b), "--out", str(out), "--select-on", str(npz), "--no-progress"]) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "e.pt"), "--select-on", str(npz)]) == 2
+    assert ".onnx file" in capsys.readouterr().err
 
 
 def test_cli_writes_nothing_when_one_model_is_best(candidates, tmp_path, capsys):
@@ -139,7 +156,7 @@ def test_cli_writes_nothing_when_one_model_is_best(candidates, tmp_path, capsys)
     np.savez(npz, images=faces, labels=labels, usage=np.ones(60, dtype=np.int64))
     out = tmp_path / "ens.onnx"
     assert main(["ensemble", str(b), str(a), "--out", str(out), "--select-on", str(npz), "--no-progress"]) == 1
-    assert "nothing written" in capsys.readouterr().out and not out.exists()
+    assert "nothing written" in capsys.readouterr().err and not out.exists()
 
 
 def test_selection_refusals(candidates, tmp_path, capsys):
@@ -150,6 +167,8 @@ def test_selection_refusals(candidates, tmp_path, capsys):
         select_members([a], ds)
     with pytest.raises(OptionError, match="listed twice"):
         select_members([a, a], ds)
+    with pytest.raises(OptionError, match="tta must be one of none, flip"):
+        select_members([a, b], ds, tta="ten_crop")  # the ensemble graph takes the whole face: no ten crops
     with pytest.raises(OptionError, match="no official 'val' split"):
         select_members([a, b], FaceDataset(faces, labels, EMOTIONS, name="nosplit"))
     with pytest.raises(InputError, match="are 32x32"):
@@ -162,3 +181,16 @@ def test_selection_refusals(candidates, tmp_path, capsys):
     assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "e.onnx"), "--select-on", str(npz),
                  "--weights", "1,2"]) == 2
     assert "keep one" in capsys.readouterr().err
+    for args, why in ((["--rounds", "3"], "--rounds only apply with --select-on"),
+                      (["--select-on", str(npz), "--rounds", "-1"], "--rounds must be 0 or more"),
+                      (["--tta", "flip"], "--tta only apply with --select-on")):
+        assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "e.onnx"), *args]) == 2
+        assert why in capsys.readouterr().err
+    pt = tmp_path / "model.pt"
+    pt.write_bytes(b"not a model")
+    assert main(["ensemble", str(a), str(pt), "--out", str(tmp_path / "e.onnx"), "--select-on", str(npz)]) == 2
+    assert "ensemble members are ONNX models" in capsys.readouterr().err
+    assert main(["ensemble", str(a), f"{a.parent}/./{a.name}", "--out", str(tmp_path / "e.onnx"), "--select-on",
+                 str(npz)]) == 2
+    assert "listed twice" in capsys.readouterr().err
+    assert not (tmp_path / "e.onnx").exists()

@@ -186,4 +186,10 @@ def test_resume_refuses_a_teacher_run_another_way(teacher, tmp_path):
     for changed in (dict(teacher_tta="flip"), dict(teacher_mode="online")):
         with pytest.raises(ResumeError, match="the teacher or how it is run changed"):
             train(replace(cfg, **changed), resume=last, dataset=ds, progress=False)
+    # a checkpoint from before the teacher's TTA was recorded (its fingerprint: the teacher's digest) resumes
+    state = read_checkpoint(last)
+    legacy = Trainer(cfg, dataset=ds, progress=False)._training_set_fingerprint(legacy=True)
+    assert legacy != state["resume"]["training_set"]
+    state["resume"]["training_set"] = legacy
+    torch.save(state, last)
     assert train(cfg, resume=last, dataset=ds, progress=False).epochs_run == 2  # the same teacher, run the same way

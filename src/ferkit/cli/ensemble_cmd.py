@@ -21,37 +21,46 @@ def add_parser(sub) -> None:
     p.add_argument("--names", metavar="N1,N2,...", help="member names in reports (default: the file names)")
     p.add_argument("--select-on", metavar="DATA", help="choose members and weights on a split of DATA (greedy "
                    "forward selection with replacement): candidates that do not help are left out")
-    p.add_argument("--split", default="val", choices=("train", "val", "test", "all"),
-                   help="the split --select-on selects on (default val: FER2013 PublicTest)")
-    p.add_argument("--tta", default="none", choices=("none", "flip", "ten_crop"),
-                   help="test-time augmentation while selecting: as the ensemble will be used")
-    p.add_argument("--rounds", type=int, default=0, help="at most this many picks (default: twice the candidates)")
+    p.add_argument("--split", choices=("train", "val", "test", "all"),
+                   help="the split --select-on selects on (default val: FER2013 PublicTest; never test)")
+    p.add_argument("--tta", choices=("none", "flip"),
+                   help="test-time augmentation while selecting, as the ensemble will be used (default none)")
+    p.add_argument("--rounds", type=int, help="greedy picks after the best subset (default: twice the candidates)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out (never a member)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from ferkit.core.errors import OptionError
-    from ferkit.core.outputs import check_writable
-    from ferkit.export.ensemble import check_members, make_ensemble
+    from ferkit.export.ensemble import check_ensemble_out, check_members, make_ensemble
 
     names = args.names.split(",") if args.names else None
     if names is not None and len(names) != len(args.members):
         raise OptionError(f"{len(names)} names for {len(args.members)} members: give one name per member")
+    given = [f"--{k}" for k in ("split", "tta", "rounds") if getattr(args, k) is not None]
     if args.select_on is None:
+        if given:
+            raise OptionError(f"{', '.join(given)} only apply with --select-on DATA")
         out = make_ensemble(args.members, args.out, weights=args.weights, names=names, overwrite=args.overwrite)
         print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): {len(args.members)} members")
         return 0
     if args.weights is not None:
         raise OptionError("--weights and --select-on both set the weights: keep one")
+    if args.rounds is not None and args.rounds < 0:
+        raise OptionError(f"--rounds must be 0 or more, got {args.rounds}")
+    split = args.split or "val"
+    if split in ("test", "all"):
+        print(f"warning: selecting on the {split} split makes its accuracy a selected figure, not a test result",
+              file=sys.stderr)
     check_members(args.members)  # before the selection's inference, not after
-    check_writable(Path(args.out), overwrite=args.overwrite, inputs=list(args.members))
+    check_ensemble_out(args.out, args.members, args.overwrite)
     from ferkit.evaluate.selection import select_members
 
-    sel = select_members(args.members, args.select_on, split=args.split, tta=args.tta, rounds=args.rounds,
+    sel = select_members(args.members, args.select_on, split=split, tta=args.tta or "none", rounds=args.rounds or 0,
                          progress=not args.no_progress)
     print(f"selection on {sel.dataset} (n = {sel.n}, TTA {sel.tta})")
     print("| candidate | accuracy alone |\n|---|---|")
@@ -61,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     for row in sel.trace:
         print(f"| {row['round']} | {', '.join(row['added'])} | {row['accuracy']:.4f} | {row['log_loss']:.4f} |")
     if len(sel.members) < 2:
-        print(f"no ensemble beat {sel.members[0]} alone ({sel.accuracy:.4f}) on this split: nothing written")
+        print(f"no ensemble beat {sel.members[0]} alone ({sel.accuracy:.4f}) on this split: nothing written",
+              file=sys.stderr)
         return 1
     by_path = {Path(m): n for m, n in zip(args.members, names or [])}
     out = make_ensemble(sel.members, args.out, weights=sel.weights, overwrite=args.overwrite,

@@ -19,7 +19,6 @@ import numpy as np
 from ferkit.core.errors import InputError, OptionError
 from ferkit.core.labels import label_mapping
 from ferkit.core.options import check_choice, check_int
-from ferkit.core.preprocess import TTA_MODES
 from ferkit.data import FaceDataset, load_dataset
 
 
@@ -54,17 +53,33 @@ def _scores(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return accuracy, log_loss
 
 
+def ensemble_probs(views: np.ndarray) -> np.ndarray:
+    """An ensemble's probabilities from the weighted mean of its members' probabilities per TTA view
+    ``views`` (V, N, C): logits (the log of that mean) averaged over the views, then a softmax, as
+    :class:`ferkit.infer.classifier.EmotionClassifier` does with an ensemble graph and ``tta``."""
+    logits = np.log(np.clip(views, 1e-12, None)).mean(0)
+    logits -= logits.max(1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(1, keepdims=True)
+
+
 #: up to this many candidates, every subset (equal weights) is tried before the greedy rounds
 EXHAUSTIVE_UP_TO = 10
 
 
-def _key(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    acc, loss = _scores(probs, y)
+def _key(views: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    acc, loss = _scores(ensemble_probs(views), y)
     return acc, -loss
 
 
+def _as_views(probs: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.asarray(p, dtype=np.float64).reshape((-1,) + np.shape(p)[-2:]) for p in probs]
+
+
 def best_subset(probs: list[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """Counts (0 or 1) of the subset whose equal-weight average scores best (accuracy, then log loss)."""
+    """Counts (0 or 1) of the subset whose equal-weight average scores best (accuracy, then log loss);
+    ``probs`` as in :func:`greedy_selection`."""
+    probs = _as_views(probs)
     best, best_key = None, None
     for mask in range(1, 2 ** len(probs)):
         chosen = [i for i in range(len(probs)) if mask >> i & 1]
@@ -82,6 +97,7 @@ def greedy_selection(probs: list[np.ndarray], y: np.ndarray, rounds: int,
     ``start`` (counts; default the best single candidate, picked in round 1) add one pick a round, the
     candidate that scores best with it, for ``rounds`` rounds; returns the counts of the best ensemble
     seen and every round's scores (round 0: the start)."""
+    probs = _as_views(probs)
     trace = []
     if start is None:
         counts = np.zeros(len(probs), dtype=np.int64)
@@ -90,7 +106,7 @@ def greedy_selection(probs: list[np.ndarray], y: np.ndarray, rounds: int,
         acc, neg = _key(sum(c * p for c, p in zip(counts, probs)) / counts.sum(), y)
         trace.append({"round": 0, "added": [int(i) for i in np.flatnonzero(counts)], "accuracy": round(acc, 4),
                       "log_loss": round(-neg, 4)})
-    total = sum(c * p.astype(np.float64) for c, p in zip(counts, probs)) if counts.any() else 0.0
+    total = sum(c * p for c, p in zip(counts, probs)) if counts.any() else 0.0
     best_counts = counts.copy()
     best_key = _key(total / counts.sum(), y) if counts.any() else None
     for r in range(1, rounds + 1):
@@ -115,16 +131,18 @@ def select_members(
     batch_size: int = 256,
     progress: bool = False,
 ) -> MemberSelection:
-    """Choose members among ``candidates`` (ONNX models or checkpoints of the same classes) and their weights
-    by the accuracy of their averaged probabilities on ``split`` of ``data`` with ``tta``; ``rounds`` picks
-    at most (0: twice the number of candidates)."""
+    """Choose members among ``candidates`` (models of the same classes and face size: ONNX files for
+    :func:`ferkit.export.ensemble.make_ensemble`, checkpoints to compare only) and their weights by the
+    accuracy on ``split`` of ``data`` of the ensemble they make, scored as the ensemble graph computes it
+    (``tta``: ``none`` or ``flip``, the ensemble's own mirror image; the graph takes the whole face, so no ten
+    crops); ``rounds``: greedy picks after the starting subset (0: twice the number of candidates)."""
     from ferkit.evaluate.evaluator import predict_in_batches
     from ferkit.infer.classifier import EmotionClassifier
 
     if len(candidates) < 2:
         raise OptionError(f"selecting members needs at least two candidates, got {len(candidates)}")
     check_choice("select_members", "split", split, ("train", "val", "test", "all"))
-    check_choice("select_members", "tta", tta, TTA_MODES)
+    check_choice("select_members", "tta", tta, ("none", "flip"))
     check_int("select_members", "rounds", rounds, lo=0)
     rounds = rounds or 2 * len(candidates)
     paths = [Path(c) for c in candidates]
@@ -145,12 +163,16 @@ def select_members(
     if ds.image_size != (first.image_size, first.image_size):
         raise InputError(f"{ds.name}: images are {ds.image_size[0]}x{ds.image_size[1]}, the candidates expect "
                          f"{first.image_size}x{first.image_size} faces")
+    if len(ds) == 0:
+        raise InputError(f"{ds.name}: no images in split {split!r} to select on")
     mapping = label_mapping(ds.classes, first.classes)
-    known = mapping[ds.labels] >= 0 if len(ds) else np.zeros(0, dtype=bool)
+    known = mapping[ds.labels] >= 0
     if not known.any():
         raise InputError(f"{ds.name}: no images of the candidates' classes in split {split!r} to select on")
     y = mapping[ds.labels][known]
-    probs = [predict_in_batches(clf, ds.images, tta, batch_size, progress)[known].astype(np.float64)
+    faces = ds.images[known]
+    views = [faces, faces[:, :, ::-1]] if tta == "flip" else [faces]  # the ensemble's own flip: its whole face
+    probs = [np.stack([predict_in_batches(clf, v, "none", batch_size, progress) for v in views])
              for clf in classifiers]
     start = best_subset(probs, y) if len(probs) <= EXHAUSTIVE_UP_TO else None
     counts, trace = greedy_selection(probs, y, rounds, start)
@@ -161,8 +183,8 @@ def select_members(
         row["added"] = [str(paths[i]) for i in row["added"]]
     order = sorted(np.flatnonzero(counts).tolist(), key=first_pick.__getitem__)
     weights = [float(counts[i]) / float(counts.sum()) for i in order]
-    mixed = sum(w * probs[i] for w, i in zip(weights, order))
+    mixed = ensemble_probs(sum(w * probs[i] for w, i in zip(weights, order)))
     return MemberSelection(
         members=[paths[i] for i in order], weights=weights, accuracy=_scores(mixed, y)[0],
-        single={str(p): _scores(pr, y)[0] for p, pr in zip(paths, probs)}, trace=trace,
+        single={str(p): _scores(ensemble_probs(pr), y)[0] for p, pr in zip(paths, probs)}, trace=trace,
         dataset=ds.name, split=split, tta=tta, n=len(y))

@@ -179,15 +179,21 @@ def build_ensemble(members: list[str | Path], weights: str | list[float] | None 
     return model
 
 
+def check_ensemble_out(out: str | Path, members: list[str | Path], overwrite: bool = False) -> Path:
+    """``out`` as a path an ensemble may be written to: an ``.onnx`` file, not a member, not an existing
+    file unless ``overwrite``."""
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise OptionError(f"the ensemble must be written to an .onnx file, got {str(out)!r}")
+    return check_writable(out, overwrite=overwrite, inputs=list(members))
+
+
 def make_ensemble(members: list[str | Path], out: str | Path, weights: str | list[float] | None = None,
                   names: list[str] | None = None, overwrite: bool = False,
                   selection: dict[str, Any] | None = None) -> Path:
     """Write the ensemble of ``members`` to ``out`` (an ``.onnx`` path; an existing file is kept unless
     ``overwrite``; a member is never replaced)."""
-    out = Path(out)
-    if out.suffix.lower() != ".onnx":
-        raise OptionError(f"the ensemble must be written to an .onnx file, got {str(out)!r}")
-    check_writable(out, overwrite=overwrite, inputs=list(members))
+    out = check_ensemble_out(out, members, overwrite)
     model = build_ensemble(members, weights, names, selection)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -44,12 +44,12 @@ from ferkit.models.registry import BUILD_ARGS
 from ferkit.train.augment import augment_batch, augment_whole_batch
 from ferkit.train.balance import RESAMPLERS, class_counts, log_counts, resample, sampler_order, write_record
 from ferkit.train.config import TrainConfig, resolve_bf16
-from ferkit.train.extra import RECORD_NAME as EXTRA_RECORD
-from ferkit.train.extra import check_extra_paths, extra_training_set
-from ferkit.train.extra import write_record as write_extra_record
 from ferkit.train.distill import RECORD_NAME as DISTILL_RECORD
 from ferkit.train.distill import OnlineTeacher, distillation_loss, teacher_probabilities
 from ferkit.train.distill import write_record as write_distill_record
+from ferkit.train.extra import RECORD_NAME as EXTRA_RECORD
+from ferkit.train.extra import check_extra_paths, extra_training_set
+from ferkit.train.extra import write_record as write_extra_record
 from ferkit.train.plots import plot_curves
 from ferkit.train.regions import RECORD_NAME as REGIONS_RECORD
 from ferkit.train.regions import cached_regions
@@ -301,9 +301,11 @@ class Trainer:
                       teacher_train_accuracy=round(float((probs.argmax(1) == labels).mean()), 4))
         self.distill_record = record
 
-    def _training_set_fingerprint(self) -> str:
+    def _training_set_fingerprint(self, legacy: bool = False) -> str:
         """What the run trains on: the training indices of the dataset and the content of any
-        ``extra_train`` images and labels (the resampled set follows from these, the method and seed)."""
+        ``extra_train`` images and labels (the resampled set follows from these, the method and seed), and
+        the teacher with how it is run. ``legacy``: as checkpoints before ferkit recorded the teacher's TTA
+        wrote it (the teacher's digest, and "online" in that mode), so their runs still resume."""
         h = hashlib.sha1()
         h.update(np.ascontiguousarray(self.train_idx, dtype=np.int64).tobytes())
         if self.extra_images is not None:
@@ -311,7 +313,12 @@ class Trainer:
             h.update(np.ascontiguousarray(self.extra_labels, dtype=np.int64).tobytes())
         if self.distill_record is not None:  # another teacher, or the same one run another way, gives other targets
             r = self.distill_record
-            h.update(f"{r['teacher_sha256']}/{r['teacher_mode']}/{r['teacher_tta']}".encode())
+            if legacy:
+                h.update(r["teacher_sha256"].encode())
+                if r["teacher_mode"] == "online":
+                    h.update(b"online")
+            else:
+                h.update(f"{r['teacher_sha256']}/{r['teacher_mode']}/{r['teacher_tta']}".encode())
         return h.hexdigest()[:16]
 
     def _forward(self, model: torch.nn.Module, x: torch.Tensor, regions: torch.Tensor | None) -> torch.Tensor:
@@ -499,7 +506,8 @@ class Trainer:
         if saved is None:
             log.warning("%s records no training-set fingerprint (an older checkpoint): cannot check that the "
                         "training images (extra_train, train_limit, exclude_test_near_duplicates) are unchanged", path)
-        elif saved != self.training_set:
+        elif saved != self.training_set and (self.distill_record is None
+                                             or saved != self._training_set_fingerprint(legacy=True)):
             raise ResumeError(
                 f"{path} was trained on another training set than this config gives now (extra_train data, "
                 "train_limit, exclude_test_near_duplicates, the teacher or how it is run changed): resume with the "
