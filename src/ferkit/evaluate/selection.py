@@ -18,6 +18,7 @@ import numpy as np
 
 from ferkit.core.errors import InputError, OptionError
 from ferkit.core.labels import label_mapping
+from ferkit.core.model_compat import check_combinable
 from ferkit.core.options import check_choice, check_int
 from ferkit.data import FaceDataset, load_dataset
 
@@ -151,13 +152,7 @@ def select_members(
                           "that helps")
     classifiers = [EmotionClassifier(p) for p in paths]
     first = classifiers[0]
-    for p, clf in zip(paths[1:], classifiers[1:]):
-        if clf.classes != first.classes:
-            raise InputError(f"{p} predicts {', '.join(clf.classes)}; {paths[0]} predicts "
-                             f"{', '.join(first.classes)}: candidates must have the same classes")
-        if clf.image_size != first.image_size:
-            raise InputError(f"{p} takes {clf.image_size}-pixel faces and {paths[0]} {first.image_size}-pixel "
-                             "faces: candidates must take faces of one size")
+    check_combinable(paths, [c.classes for c in classifiers], [c.image_size for c in classifiers], "candidates")
     ds = data if isinstance(data, FaceDataset) else load_dataset(data, size=first.image_size, progress=progress)
     ds = ds.select_split(split)
     if ds.image_size != (first.image_size, first.image_size):

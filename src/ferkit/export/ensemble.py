@@ -21,6 +21,7 @@ import onnx
 from onnx import TensorProto, compose, helper, numpy_helper, version_converter
 
 from ferkit.core.errors import InputError, MissingInputError, OptionError
+from ferkit.core.model_compat import check_combinable
 from ferkit.core.outputs import check_writable
 from ferkit.infer.classifier import MEMBER_OUTPUT, METADATA_KEY
 
@@ -71,16 +72,7 @@ def _opset(proto: onnx.ModelProto) -> int:
 
 
 def _check_members(infos: list[dict], paths: list[Path]) -> None:
-    classes = [tuple(i["classes"]) for i in infos]
-    for path, c in zip(paths[1:], classes[1:]):
-        if c != classes[0]:
-            raise InputError(f"{path} predicts {', '.join(c)}; {paths[0]} predicts {', '.join(classes[0])}: "
-                             "ensemble members must have the same classes in the same order")
-    sizes = [int(i["preprocess"]["image_size"]) for i in infos]
-    for path, s in zip(paths[1:], sizes[1:]):
-        if s != sizes[0]:
-            raise InputError(f"{path} takes {s}-pixel faces and {paths[0]} {sizes[0]}-pixel faces: ensemble "
-                             "members must take faces of one size (their crops and normalisation may differ)")
+    check_combinable(paths, [i["classes"] for i in infos], [i["preprocess"]["image_size"] for i in infos])
 
 
 def _member_nodes(i: int, info: dict, image_size: int, input_name: str) -> tuple[list, list]:
