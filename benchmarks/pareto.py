@@ -23,18 +23,11 @@ import numpy as np
 
 from ferkit.data import load_dataset
 from ferkit.evaluate import evaluate
-from ferkit.export.onnx import export_onnx, onnx_macs
+from ferkit.export.onnx import export_onnx, onnx_macs, onnx_parameters
 from ferkit.export.speed import faces_per_second
 from ferkit.infer.classifier import BUNDLED_MODELS, EmotionClassifier
 
 HERE = Path(__file__).resolve().parent
-
-
-def onnx_parameters(path: Path) -> int:
-    import onnx
-
-    return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer if len(t.dims) > 1 or
-                   t.data_type == onnx.TensorProto.FLOAT))
 
 
 def model_files(patterns: list[str], folder: Path) -> dict[str, Path]:

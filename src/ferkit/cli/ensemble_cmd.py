@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ferkit.cli.common import add_card_arguments, card_outputs, check_output_files, write_card
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -28,6 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--rounds", type=int, help="greedy picks after the best subset (default: twice the candidates)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out (never a member)")
+    add_card_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -42,11 +45,19 @@ def run(args: argparse.Namespace) -> int:
     if names is not None and len(names) != len(args.members):
         raise OptionError(f"{len(names)} names for {len(args.members)} members: give one name per member")
     given = [f"--{k}" for k in ("split", "tta", "rounds") if getattr(args, k) is not None]
+    card_given = [f"--card-{k}" for k in ("cross", "command", "config") if getattr(args, f"card_{k}")]
+    if card_given and not args.card_data:
+        raise OptionError(f"{', '.join(card_given)} only apply with --card-data DATA")
+    if args.card_data:
+        check_output_files(card_outputs(args.out), [*args.members, args.select_on, args.card_data, args.card_cross,
+                                                    args.card_config], args.overwrite)
     if args.select_on is None:
         if given:
             raise OptionError(f"{', '.join(given)} only apply with --select-on DATA")
         out = make_ensemble(args.members, args.out, weights=args.weights, names=names, overwrite=args.overwrite)
         print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): {len(args.members)} members")
+        if args.card_data:
+            write_card(args, None, out)
         return 0
     if args.weights is not None:
         raise OptionError("--weights and --select-on both set the weights: keep one")
@@ -79,4 +90,6 @@ def run(args: argparse.Namespace) -> int:
     chosen = ", ".join(f"{m.name} {w:.3f}" for m, w in zip(sel.members, sel.weights))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): {len(sel.members)} of {len(args.members)} candidates "
           f"({chosen}), accuracy {sel.accuracy:.4f} on {sel.split}")
+    if args.card_data:
+        write_card(args, None, out)
     return 0

@@ -31,11 +31,13 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from ferkit.core.errors import OptionError
+    from ferkit.export.ensemble import is_ensemble
     from ferkit.export.quantize import quantize_model
 
     if args.card_data:
-        if not args.card_checkpoint:
-            raise OptionError("--card-data needs --card-checkpoint: the checkpoint the model was exported from")
+        if not args.card_checkpoint and not is_ensemble(args.model):
+            raise OptionError("--card-data needs --card-checkpoint: the checkpoint the model was exported from "
+                              "(an ensemble's card comes from its metadata and needs none)")
         check_output_files(card_outputs(args.out), [args.model, args.calibrate, args.card_checkpoint, args.card_data,
                                                     args.card_cross, args.card_config], args.overwrite)
     record = quantize_model(args.model, args.out, args.calibrate, n_calibration=args.faces,

@@ -49,6 +49,15 @@ def read_member(path: str | Path) -> tuple[onnx.ModelProto, dict[str, Any]]:
     return proto, json.loads(meta[METADATA_KEY])
 
 
+def is_ensemble(path: str | Path) -> bool:
+    """Whether ``path`` is a readable ensemble written by :func:`make_ensemble`."""
+    try:
+        meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        return json.loads(meta.get(METADATA_KEY, "{}")).get("model", {}).get("name") == "ensemble"
+    except Exception:  # noqa: BLE001 -- missing, damaged or foreign files are no ensembles; loading them says why
+        return False
+
+
 def parse_weights(weights: str | list[float] | None, n: int) -> list[float]:
     """Member weights normalised to sum to 1 (None: equal), from a list or ``"w1,w2,..."``."""
     if weights is None:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from ferkit.core.errors import OptionError
 from ferkit.data import load_dataset
 from ferkit.evaluate import evaluate
 from ferkit.export.speed import speed_record
@@ -25,18 +26,10 @@ def _headline(report: dict) -> dict:
     return out
 
 
-def make_model_card(checkpoint: str | Path, onnx_path: str | Path, data: str | Path,
-                    cross_data: str | Path | None = None, command: str = "", config_path: str = "") -> dict:
-    """Evaluate the exported model on the validation split, the test split and optionally all of a
-    cross dataset (no TTA, flip, ten-crop), measure its speed here, and collect the training recipe
-    from the checkpoint."""
+def _checkpoint_head(checkpoint: str | Path, clf: EmotionClassifier) -> dict:
+    """What a card says of a model exported from ``checkpoint``: its architecture, size and training record."""
     state = read_checkpoint(checkpoint)
-    clf = EmotionClassifier(onnx_path)
-    card = {
-        "name": Path(onnx_path).stem,
-        "file": Path(onnx_path).name,
-        "size_mb": round(Path(onnx_path).stat().st_size / 1e6, 2),
-        "date": dt.date.today().isoformat(),
+    head = {
         "architecture": state["model"],
         "parameters": int(sum(v.numel() for k, v in state["state_dict"].items()
                               if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))),
@@ -45,29 +38,118 @@ def make_model_card(checkpoint: str | Path, onnx_path: str | Path, data: str | P
         "training": {
             "dataset": state.get("dataset"),
             "config": state.get("train_config"),
-            "config_file": config_path,
-            "command": command,
             "selected_epoch": state.get("epoch"),
             "selection": "best validation (FER2013 PublicTest) accuracy",
         },
+    }
+    # how the model was made beyond plain training: distilled from a teacher, pruned
+    compression = {k: state[k] for k in ("distillation", "pruning") if state.get(k)}
+    if compression:
+        head["compression"] = compression
+    return head
+
+
+def _ensemble_head(onnx_path: str | Path, clf: EmotionClassifier) -> dict:
+    """What a card says of an ensemble (``ferkit ensemble``), from its metadata: its members and weights and
+    how they were chosen."""
+    from ferkit.export.onnx import onnx_parameters
+
+    info = clf.info
+    if info.get("model", {}).get("name") != "ensemble":
+        raise OptionError(f"{onnx_path}: a model card needs the checkpoint the model was exported from "
+                          "(--card-checkpoint), unless the model is an ensemble")
+    selection = info.get("selection")
+    if selection:
+        how = (f"members and weights chosen by {selection['method']} on {selection['dataset']} split "
+               f"{selection['split']} (n = {selection['n']}, TTA {selection['tta']}): accuracy {selection['accuracy']}")
+    else:
+        how = "members and weights given, not selected"
+    return {
+        "architecture": dict(info["model"]),
+        "parameters": onnx_parameters(onnx_path),
+        "classes": list(info["classes"]),
+        "preprocess": info["preprocess"],
+        "ensemble": [{k: m[k] for k in ("name", "file", "sha256", "weight", "model") if k in m}
+                     for m in info["ensemble"]],
+        "training": {"dataset": selection["dataset"] if selection else None, "selection": how,
+                     "ensemble_selection": selection},
+    }
+
+
+def make_model_card(checkpoint: str | Path | None, onnx_path: str | Path, data: str | Path,
+                    cross_data: str | Path | None = None, command: str = "", config_path: str = "") -> dict:
+    """Evaluate the exported model on the validation split, the test split and optionally all of a
+    cross dataset (no TTA, flip, ten-crop), measure its speed here, and collect the training recipe
+    from the checkpoint (``None`` for an ensemble: its members and selection, from its metadata)."""
+    clf = EmotionClassifier(onnx_path)
+    head = _ensemble_head(onnx_path, clf) if checkpoint is None else _checkpoint_head(checkpoint, clf)
+    card = {
+        "name": Path(onnx_path).stem,
+        "file": Path(onnx_path).name,
+        "size_mb": round(Path(onnx_path).stat().st_size / 1e6, 2),
+        "date": dt.date.today().isoformat(),
+        **head,
         "evaluation": {},
     }
-    # how the model was made beyond plain training: distilled from a teacher, pruned, quantized
-    compression = {k: state[k] for k in ("distillation", "pruning") if state.get(k)}
+    card["training"].update(config_file=config_path, command=command)
     if clf.info.get("quantization"):
-        compression["quantization"] = clf.info["quantization"]
-    if compression:
-        card["compression"] = compression
+        card.setdefault("compression", {})["quantization"] = clf.info["quantization"]
     ev = card["evaluation"]
     ev["val"] = _headline(evaluate(clf, data, split="val"))
-    for tta in ("none", "flip", "ten_crop"):
+    pre = card["preprocess"]  # a model that sees the whole face (an ensemble) has no ten crops: that would be flip
+    ttas = ("none", "flip", "ten_crop") if pre["input_size"] < pre["image_size"] else ("none", "flip")
+    for tta in ttas:
         ev[f"test_tta_{tta}"] = _headline(evaluate(clf, data, split="test", tta=tta))
     if cross_data:
-        for tta in ("none", "flip", "ten_crop"):
+        for tta in ttas:
             ev[f"cross_{Path(cross_data).stem}_all_tta_{tta}"] = _headline(evaluate(clf, cross_data, split="all", tta=tta))
     faces = load_dataset(data, size=clf.image_size, progress=False).select_split("test").images[:256]
     card["speed"] = speed_record(onnx_path, faces)
     return card
+
+
+def _ensemble_lines(card: dict) -> list[str]:
+    pre, t = card["preprocess"], card["training"]
+    members = [f"`{m['name']}` ({m['model']['name']}, weight {m['weight']:.3f}, sha256 {m['sha256']})"
+               for m in card["ensemble"]]
+    lines = [
+        f"- Architecture: an ensemble of {len(members)}: the weighted mean of its members' probabilities: "
+        + ", ".join(members),
+        f"- Parameters: {card['parameters']:,} (all members)",
+        f"- Classes (output order): {', '.join(card['classes'])}",
+        f"- Preprocessing: grayscale face resized to {pre['image_size']} px, /255; each member crops and normalises "
+        "it inside the graph",
+        "",
+        "## Data and protocol",
+        f"Members trained on FER2013 Training, each checkpoint selected by PublicTest accuracy; {t['selection']}. "
+        "PrivateTest is reported only, never used to choose anything.",
+        "",
+    ]
+    sel = t.get("ensemble_selection")
+    if sel:
+        lines += ["| candidate | accuracy alone |", "|---|---|"]
+        lines += [f"| {Path(p).name} | {a:.4f} |" for p, a in sel["single"].items()]
+        lines += ["", "| round | added | accuracy | log loss |", "|---|---|---|---|"]
+        lines += [f"| {r['round']} | {', '.join(Path(a).name for a in r['added'])} | {r['accuracy']:.4f} | "
+                  f"{r['log_loss']:.4f} |" for r in sel["trace"]]
+        lines.append("")
+    return lines
+
+
+def _single_model_lines(card: dict) -> list[str]:
+    pre, t = card["preprocess"], card["training"]
+    return [
+        f"- Architecture: `{card['architecture']['name']}` {json.dumps({k: v for k, v in card['architecture'].items() if k != 'name'})}",
+        f"- Parameters: {card['parameters']:,}",
+        f"- Classes (output order): {', '.join(card['classes'])}",
+        f"- Preprocessing: grayscale face resized to {pre['image_size']} px, centre "
+        f"{pre['input_size']} px crop, /255, mean {pre['mean']}, std {pre['std']}",
+        "",
+        "## Data and protocol",
+        f"Trained on {t['dataset']} Training (28,709 images); checkpoint selected by {t['selection']} "
+        f"(epoch {t['selected_epoch']}); PrivateTest is reported only, never used to choose anything.",
+        "",
+    ]
 
 
 def card_markdown(card: dict) -> str:
@@ -76,16 +158,7 @@ def card_markdown(card: dict) -> str:
         f"# Model card: {card['name']}",
         "",
         f"- File: `{card['file']}` ({card['size_mb']} MB, ONNX), date {card['date']}",
-        f"- Architecture: `{card['architecture']['name']}` {json.dumps({k: v for k, v in card['architecture'].items() if k != 'name'})}",
-        f"- Parameters: {card['parameters']:,}",
-        f"- Classes (output order): {', '.join(card['classes'])}",
-        f"- Preprocessing: grayscale face resized to {card['preprocess']['image_size']} px, centre "
-        f"{card['preprocess']['input_size']} px crop, /255, mean {card['preprocess']['mean']}, std {card['preprocess']['std']}",
-        "",
-        "## Data and protocol",
-        f"Trained on {t['dataset']} Training (28,709 images); checkpoint selected by {t['selection']} "
-        f"(epoch {t['selected_epoch']}); PrivateTest is reported only, never used to choose anything.",
-        "",
+        *(_ensemble_lines(card) if "ensemble" in card else _single_model_lines(card)),
         "## Recipe",
         f"Config file: `{t['config_file']}`. Command:",
         "",

@@ -150,3 +150,12 @@ def onnx_macs(path: str | Path) -> int:
             if a:
                 total += math.prod(out) * a[-1]
     return int(total)
+
+
+def onnx_parameters(path: str | Path) -> int:
+    """Learned numbers in an ONNX model, counted from its initializers: weight tensors of any precision and
+    float vectors such as biases (and an ensemble's member weights); scalars (a normalisation's mean and std,
+    quantization scales per tensor) and integer vectors (shapes, zero points) left out, so fp32, int8 and
+    ensembles compare."""
+    return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer
+                   if len(t.dims) > 1 or (len(t.dims) == 1 and t.data_type == onnx.TensorProto.FLOAT)))
