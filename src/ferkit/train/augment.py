@@ -1,5 +1,6 @@
 """Batched on-the-fly augmentation in PyTorch (no torchvision): one affine warp per image covering
-random resized crop, flip, rotation and translation, then random erasing and gaussian noise."""
+random resized crop, flip, rotation and translation, then random erasing and gaussian noise; and mixup
+(each batch blended with a shuffled copy of itself, labels blended alike)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -35,6 +37,10 @@ class AugmentConfig:
     #: gaussian noise: probability and standard deviation (on [0, 1] pixels)
     noise: float = 0.0
     noise_std: float = 0.03
+    #: mixup (Zhang et al. 2018): each batch blended with a shuffled copy of itself by one weight drawn from
+    #: Beta(mixup, mixup), its labels (and a teacher's targets) alike; 0 is off. With an online teacher the
+    #: teacher labels the blended faces ("function matching", Beyer et al. 2022)
+    mixup: float = 0.0
 
     def __post_init__(self) -> None:
         """Check every field when the config is made; numbers are stored as floats."""
@@ -53,6 +59,7 @@ class AugmentConfig:
         self.erase = check_float(own, "erase", self.erase, lo=0.0, hi=1.0)
         self.noise = check_float(own, "noise", self.noise, lo=0.0, hi=1.0)
         self.noise_std = check_float(own, "noise_std", self.noise_std, lo=0.0, hi=1.0)
+        self.mixup = check_float(own, "mixup", self.mixup, lo=0.0, hi=100.0)
 
     @classmethod
     def from_dict(cls, d: Any) -> AugmentConfig:
@@ -188,3 +195,13 @@ def _erase_and_noise(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) ->
         noisy = (torch.rand(n, generator=g) < cfg.noise).view(n, 1, 1, 1)
         x = torch.where(noisy, (x + cfg.noise_std * torch.randn(x.shape, generator=g)).clamp(0, 1), x)
     return x
+
+
+def mixup(tensors: list[torch.Tensor], alpha: float, g: torch.Generator, rng: np.random.Generator
+          ) -> tuple[list[torch.Tensor], torch.Tensor, float]:
+    """Each of ``tensors`` (the same batch seen several ways: the student's crop, the teacher's whole face)
+    blended with itself shuffled, ``lam * x + (1 - lam) * x[perm]``, by one ``lam`` from Beta(alpha, alpha)
+    and one ``perm`` for all; returns the blends, ``perm`` and ``lam`` (to blend the labels alike)."""
+    lam = float(rng.beta(alpha, alpha))
+    perm = torch.randperm(len(tensors[0]), generator=g)
+    return [lam * t + (1.0 - lam) * t[perm] for t in tensors], perm, lam

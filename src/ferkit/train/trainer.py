@@ -41,7 +41,7 @@ from ferkit.evaluate.metrics import label_metrics
 from ferkit.models import create, model_entry
 from ferkit.models.checkpoint import model_from_state, read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
-from ferkit.train.augment import augment_batch, augment_whole_batch
+from ferkit.train.augment import augment_batch, augment_whole_batch, mixup
 from ferkit.train.balance import RESAMPLERS, class_counts, log_counts, resample, sampler_order, write_record
 from ferkit.train.config import TrainConfig, resolve_bf16
 from ferkit.train.distill import RECORD_NAME as DISTILL_RECORD
@@ -267,6 +267,9 @@ class Trainer:
         self.regions_record = None
         if not self.takes_regions:
             return
+        if self.cfg.augment.mixup > 0:
+            raise OptionError(f"augment.mixup blends two faces, whose regions differ: {self.cfg.model} takes face "
+                              "regions, so train it with mixup = 0")
         self.regions_all, record = cached_regions(self.ds.images, self.out, self.ds.name, self.progress)
         self.regions_record = [record]
         if self.train_images is not None:
@@ -565,14 +568,16 @@ class Trainer:
         )
         for step in bar:
             idx = torch.from_numpy(order[step * self.cfg.batch_size : (step + 1) * self.cfg.batch_size])
-            x, r, targets = self._augmented_batch(images, regions, idx)
+            x, r, targets, perm, lam = self._augmented_batch(images, regions, idx)
             if targets is None and soft is not None:
                 targets = soft[idx]
+                if perm is not None:
+                    targets = lam * targets + (1 - lam) * targets[perm]
             x = ((x - mean) / std).contiguous(memory_format=self.memory_format)
             y = labels[idx]
             with self._autocast():
                 logits = self._forward(self.model, x, r)
-            loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.label_smoothing)
+            loss = self._hard_label_loss(logits.float(), y, perm, lam)
             if targets is not None:
                 alpha = self.cfg.distill_alpha
                 loss = (1 - alpha) * loss + alpha * distillation_loss(logits.float(), targets,
@@ -592,17 +597,34 @@ class Trainer:
                 bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         return total_loss / seen, correct / seen
 
+    def _hard_label_loss(self, logits: torch.Tensor, y: torch.Tensor, perm: torch.Tensor | None, lam: float
+                         ) -> torch.Tensor:
+        """Cross-entropy with the labels (class weights, label smoothing); of a mixup batch, the blend of the
+        losses against both images' labels."""
+        def ce(target: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(logits, target, weight=self.weights, label_smoothing=self.cfg.label_smoothing)
+
+        return ce(y) if perm is None else lam * ce(y) + (1 - lam) * ce(y[perm])
+
     def _augmented_batch(self, images: torch.Tensor, regions: torch.Tensor | None, idx: torch.Tensor
-                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """The batch's augmented student input (unnormalised), its moved regions (region models) and, with
-        an online teacher, the teacher's probabilities for what the student sees."""
+                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, float]:
+        """The batch's augmented student input (unnormalised), its moved regions (region models), with an
+        online teacher the teacher's probabilities for what the student sees, and with mixup the pairing
+        and weight the batch was blended by (else None and 1)."""
         aug, g = self.cfg.augment, self.generator
         rb = regions[idx] if regions is not None else None
+        perm, lam = None, 1.0
         if self.online_teacher is None:
             out = augment_batch(images[idx], self.input_size, aug, g, rb)
-            return (out[0], out[1], None) if rb is not None else (out, None, None)
+            x, r = (out[0], out[1]) if rb is not None else (out, None)
+            if aug.mixup > 0:
+                (x,), perm, lam = mixup([x], aug.mixup, g, self.rng)
+            return x, r, None, perm, lam
         out = augment_whole_batch(images[idx], self.input_size, aug, g, rb)
-        return out[0], (out[2] if rb is not None else None), self.online_teacher(out[1])
+        x, whole, r = out[0], out[1], (out[2] if rb is not None else None)
+        if aug.mixup > 0:
+            (x, whole), perm, lam = mixup([x, whole], aug.mixup, g, self.rng)
+        return x, r, self.online_teacher(whole), perm, lam
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module | None = None) -> tuple[float, float, dict[str, float]]:
