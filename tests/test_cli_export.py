@@ -66,6 +66,9 @@ def test_export_outputs_are_checked_first(ck, tmp_path, capsys):
     assert main(["export", str(ck), "--out", str(tmp_path / "c.onnx"), "--card-data", str(tmp_path / "d.npz")]) == 2
     assert "c.md: exists" in error(capsys)
     assert not (tmp_path / "c.onnx").exists()
+    # and the card's dataset, so a missing one leaves no model without its card
+    assert main(["export", str(ck), "--out", str(tmp_path / "d.onnx"), "--card-data", str(tmp_path / "d.npz")]) == 2
+    assert "--card-data" in error(capsys) and not (tmp_path / "d.onnx").exists()
     # a good export still works, into a folder it makes
     assert main(["export", str(ck), "--out", str(tmp_path / "new" / "m.onnx"), "--opset", "13"]) == 0
     assert (tmp_path / "new" / "m.onnx").stat().st_size > 1000

@@ -46,6 +46,12 @@ def test_card_options_need_card_data_and_keep_existing_cards(setup, tmp_path, ca
     out = tmp_path / "ens.onnx"
     assert main(["ensemble", str(a), str(b), "--out", str(out), "--card-command", "ferkit ..."]) == 2
     assert "--card-data" in capsys.readouterr().err and not out.exists()
+    # a card's missing dataset is found before the ensemble is written, not after
+    assert main(["ensemble", str(a), str(b), "--out", str(out), "--card-data", str(tmp_path / "no.npz")]) == 2
+    assert "--card-data" in capsys.readouterr().err and not out.exists()
+    assert main(["ensemble", str(a), str(b), "--out", str(out), "--card-data", str(npz), "--card-cross",
+                 str(tmp_path / "no")]) == 2
+    assert not out.exists() and not out.with_suffix(".json").exists()
     out.with_suffix(".md").write_text("mine")
     assert main(["ensemble", str(a), str(b), "--out", str(out), "--card-data", str(npz)]) == 2
     assert out.with_suffix(".md").read_text() == "mine" and not out.exists()

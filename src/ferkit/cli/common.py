@@ -109,6 +109,19 @@ def add_card_arguments(p: argparse.ArgumentParser, from_checkpoint: bool = False
     g.add_argument("--card-config", default="", help="the training config file, recorded in the card")
 
 
+def check_card_sources(args: argparse.Namespace) -> None:
+    """Before any work: the files a model card reads (``--card-data``, ``--card-cross``, ``--card-checkpoint``,
+    ``--card-config``) exist, so a missing one does not leave a model without its card."""
+    from pathlib import Path
+
+    from ferkit.core.errors import MissingInputError
+
+    for flag in ("data", "cross", "checkpoint", "config"):
+        value = getattr(args, f"card_{flag}", None)
+        if value and not Path(value).exists():
+            raise MissingInputError(f"--card-{flag} {value}: no such file or folder")
+
+
 def card_outputs(out):
     """The model card files written beside ``out`` (as ferkit.export.model_card.card_paths)."""
     from pathlib import Path

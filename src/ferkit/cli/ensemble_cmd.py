@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ferkit.cli.common import add_card_arguments, card_outputs, check_output_files, write_card
+from ferkit.cli.common import add_card_arguments, card_outputs, check_card_sources, check_output_files, write_card
 
 
 def add_parser(sub) -> None:
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.card_data:
         check_output_files(card_outputs(args.out), [*args.members, args.select_on, args.card_data, args.card_cross,
                                                     args.card_config], args.overwrite)
+        check_card_sources(args)
     if args.select_on is None:
         if given:
             raise OptionError(f"{', '.join(given)} only apply with --select-on DATA")

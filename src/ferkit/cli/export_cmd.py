@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ferkit.cli.common import add_card_arguments, card_outputs, check_output_files, write_card
+from ferkit.cli.common import add_card_arguments, card_outputs, check_card_sources, check_output_files, write_card
 
 
 def add_parser(sub) -> None:
@@ -29,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = [args.checkpoint, args.card_data, args.card_cross, args.card_config]
     if args.card_data:
         check_output_files([out, *card_outputs(out)], inputs, args.overwrite)
+        check_card_sources(args)
     out = export_onnx(args.checkpoint, out, opset=args.opset, overwrite=args.overwrite)
     diff = max_abs_difference(args.checkpoint, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB); max |logit difference| vs PyTorch: {diff:.2e}")

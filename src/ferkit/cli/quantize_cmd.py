@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ferkit.cli.common import add_card_arguments, card_outputs, check_output_files, write_card
+from ferkit.cli.common import add_card_arguments, card_outputs, check_card_sources, check_output_files, write_card
 
 
 def add_parser(sub) -> None:
@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
                               "(an ensemble's card comes from its metadata and needs none)")
         check_output_files(card_outputs(args.out), [args.model, args.calibrate, args.card_checkpoint, args.card_data,
                                                     args.card_cross, args.card_config], args.overwrite)
+        check_card_sources(args)
     record = quantize_model(args.model, args.out, args.calibrate, n_calibration=args.faces,
                             reduce_range=not args.no_reduce_range, threads=args.threads, overwrite=args.overwrite)
     if args.json:
