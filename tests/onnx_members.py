@@ -16,7 +16,7 @@ MEMBERS = {
 }
 
 
-def member(tmp_path, key, classes=EMOTIONS, seed=0):
+def member(tmp_path, key, classes=EMOTIONS, seed=0, **extra):
     arch, cfg, pre = MEMBERS[key]
     torch.manual_seed(seed)
     model = create(arch, num_classes=len(classes), input_size=pre["input_size"], **cfg)
@@ -25,5 +25,5 @@ def member(tmp_path, key, classes=EMOTIONS, seed=0):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2)
-    pt = save_checkpoint(tmp_path / f"{key}.pt", model, classes, pre)
+    pt = save_checkpoint(tmp_path / f"{key}.pt", model, classes, pre, **extra)
     return export_onnx(pt, tmp_path / f"{key}.onnx")

@@ -66,8 +66,22 @@ def test_a_selected_ensembles_card_shows_the_selection(setup, tmp_path):
     card = make_model_card(None, ens, npz)
     assert card["training"]["ensemble_selection"]["tta"] == "flip" and card["training"]["dataset"] == "toy"
     md = card_markdown(card)
-    assert "on toy split val (n = 10, TTA flip): accuracy 0.6" in md
+    assert "on toy split val (n = 10, TTA flip): accuracy 0.6" in md and "reported only, never used" in md
+    assert "training data is not recorded" in md  # these members were saved with no dataset name
     assert "| vgg.onnx | 0.5000 |" in md and "| 0 | vgg.onnx, vgg44.onnx | 0.6000 | 1.2500 |" in md
+    # chosen on the test split: the card says its test figures are selected ones, not test results
+    on_test = make_ensemble([a, b], tmp_path / "on_test.onnx", selection=dict(selection, split="test"))
+    md = card_markdown(make_model_card(None, on_test, npz))
+    assert "saw the test split" in md and "never used to choose" not in md
+
+
+def test_the_card_names_the_members_training_data(tmp_path):
+    a, b = (member(tmp_path, k, seed=i, dataset="fer2013") for i, k in enumerate(("vgg", "vgg44")))
+    npz = tmp_path / "toy.npz"
+    write_faces(npz, n=70)
+    card = make_model_card(None, make_ensemble([a, b], tmp_path / "e.onnx"), npz)
+    assert [m["dataset"] for m in card["ensemble"]] == ["fer2013", "fer2013"]
+    assert "Members trained on fer2013 (each member's own training split" in card_markdown(card)
 
 
 def test_a_single_model_still_needs_its_checkpoint(setup):
@@ -89,3 +103,20 @@ def test_cli_quantize_writes_an_int8_ensembles_card_without_a_checkpoint(setup, 
     assert card["compression"]["quantization"]["source_model"] == "ens.onnx"
     assert [m["name"] for m in card["ensemble"]] == ["vgg", "vgg44"]
     assert "Quantized (" in out.with_suffix(".md").read_text()
+    assert card["parameters"] == onnx_parameters(ens)  # int8 counts what fp32 does
+
+
+def test_cli_quantize_card_refusals(setup, tmp_path, capsys):
+    a, b, npz = setup
+    ens = make_ensemble([a, b], tmp_path / "ens.onnx")
+    out = tmp_path / "q.onnx"
+    base = ["--calibrate", str(npz), "--out", str(out), "--faces", "16", "--card-data", str(npz)]
+    # an ensemble's card comes from its metadata: a checkpoint would describe one member as the whole
+    assert main(["quantize", str(ens), *base, "--card-checkpoint", str(a.with_suffix(".pt"))]) == 2
+    assert "leave out --card-checkpoint" in capsys.readouterr().err and not out.exists()
+    assert main(["quantize", str(tmp_path / "nope.onnx"), *base]) == 2
+    assert "no such model file" in capsys.readouterr().err and not out.exists()
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a dataset")
+    assert main(["quantize", str(ens), *base[:-1], str(bad)]) == 2  # found before quantizing, not after
+    assert capsys.readouterr().err.strip() and not out.exists()

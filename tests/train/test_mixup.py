@@ -29,8 +29,6 @@ def test_mixup_blends_every_view_of_a_batch_alike():
     assert 0.0 <= lam <= 1.0 and sorted(perm.tolist()) == list(range(16))
     torch.testing.assert_close(mc, lam * crops + (1 - lam) * crops[perm])
     torch.testing.assert_close(mw[..., 4:44, 4:44], mc)  # the teacher's face still holds the student's view
-    again = mixup([crops, whole], 0.4, torch.Generator().manual_seed(1), np.random.default_rng(2))
-    assert again[2] == lam and torch.equal(again[1], perm)  # seeded: a resumed run draws the same
     lams = [mixup([crops], 0.2, torch.Generator().manual_seed(i), np.random.default_rng(i))[2] for i in range(200)]
     assert np.mean([min(v, 1 - v) < 0.1 for v in lams]) > 0.5  # Beta(0.2, 0.2): mostly near one of the faces
 
@@ -79,12 +77,61 @@ def test_an_online_teacher_labels_the_blended_faces(tmp_path, monkeypatch):
     assert read_checkpoint(result.best_checkpoint)["train_config"]["augment"]["mixup"] == 0.4
 
 
-def test_mixup_changes_training_and_is_refused_for_region_models(tmp_path):
+def test_the_student_learns_from_the_blend_and_a_resumed_run_draws_the_same(tmp_path, monkeypatch):
+    import ferkit.train.trainer as trainer_module
+
     ds = synthetic_faces(n=70)
-    train(config(tmp_path / "plain"), dataset=ds, progress=False)
-    train(config(tmp_path / "mixed", augment={"mixup": 0.4}), dataset=ds, progress=False)
-    a, b = (read_checkpoint(tmp_path / d / "last.pt")["state_dict"] for d in ("plain", "mixed"))
-    assert any(not torch.allclose(a[k].float(), b[k].float(), atol=1e-4) for k in a)
+    blends, inputs = [], []
+    blend, forward = trainer_module.mixup, Trainer._forward
+    monkeypatch.setattr(trainer_module, "mixup", lambda *a: blends.append(blend(*a)) or blends[-1])
+    monkeypatch.setattr(Trainer, "_forward", lambda self, m, x, r: (inputs.append(x) if m.training else None)
+                        or forward(self, m, x, r))
+    cfg = config(tmp_path / "full", epochs=2, augment={"mixup": 0.4})
+    train(cfg, dataset=ds, progress=False)
+    trainer = Trainer(config(tmp_path / "probe"), dataset=ds, progress=False)
+    mean, std = trainer.preprocess["mean"], trainer.preprocess["std"]
+    for (mixed,), _, _ in blends:  # what the student was fed is the blend, normalised
+        assert any(torch.allclose(x, (mixed - mean) / std, atol=1e-6) for x in inputs)
+    monkeypatch.undo()
+    # stopped after one epoch and resumed: the same weights as the run straight through
+    split = config(tmp_path / "split", epochs=2, augment={"mixup": 0.4})
+    t = Trainer(split, dataset=ds, progress=False)
+    t.cfg.epochs = 1
+    t.fit()
+    t.cfg.epochs = 2
+    train(split, resume=tmp_path / "split" / "last.pt", dataset=ds, progress=False)
+    a, b = (read_checkpoint(tmp_path / d / "last.pt")["state_dict"] for d in ("full", "split"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+
+
+def test_a_cached_teachers_targets_are_blended_alike(tmp_path, monkeypatch):
+    import ferkit.train.trainer as trainer_module
+
+    ds = synthetic_faces(n=70)
+    train(config(tmp_path / "t"), dataset=ds, progress=False)
+    teacher = export_onnx(tmp_path / "t" / "best.pt", tmp_path / "teacher.onnx")
+    blends, targets = [], []
+    blend, kd = trainer_module.mixup, trainer_module.distillation_loss
+    monkeypatch.setattr(trainer_module, "mixup", lambda *a: blends.append(blend(*a)) or blends[-1])
+    monkeypatch.setattr(trainer_module, "distillation_loss", lambda s, t, temp: targets.append(t) or kd(s, t, temp))
+    cfg = config(tmp_path / "s", teacher=str(teacher), augment={"mixup": 0.4})
+    trainer = Trainer(cfg, dataset=ds, progress=False)
+    order = trainer.rng.permutation(trainer.train_idx)  # the first epoch's order, drawn as the trainer will
+    trainer.rng.bit_generator.state = Trainer(cfg, dataset=ds, progress=False).rng.bit_generator.state
+    trainer.fit()
+    soft = torch.from_numpy(trainer.teacher_probs)
+    idx = torch.from_numpy(order[:16])
+    (_, perm, lam), first = blends[0], targets[0]
+    torch.testing.assert_close(first, lam * soft[idx] + (1 - lam) * soft[idx][perm])
+    torch.testing.assert_close(first.sum(1), torch.ones(16))
+
+
+def test_mixup_is_refused_for_models_that_need_one_label_or_one_face(tmp_path):
+    ds = synthetic_faces(n=70)
     with pytest.raises(OptionError, match="regions"):
         Trainer(config(tmp_path / "reg", model="regions", model_cfg={}, augment={"mixup": 0.4}), dataset=ds,
+                progress=False)
+    with pytest.raises(OptionError, match="own losses"):
+        Trainer(config(tmp_path / "dan", model="dan", model_cfg={}, augment={"mixup": 0.4}), dataset=ds,
                 progress=False)

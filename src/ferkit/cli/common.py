@@ -110,16 +110,21 @@ def add_card_arguments(p: argparse.ArgumentParser, from_checkpoint: bool = False
 
 
 def check_card_sources(args: argparse.Namespace) -> None:
-    """Before any work: the files a model card reads (``--card-data``, ``--card-cross``, ``--card-checkpoint``,
-    ``--card-config``) exist, so a missing one does not leave a model without its card."""
+    """Before any work: the files a model card needs exist (``--card-checkpoint``, ``--card-config``) and its
+    datasets (``--card-data``, ``--card-cross``) load, so a bad one does not leave a model without its card."""
     from pathlib import Path
 
     from ferkit.core.errors import MissingInputError
+    from ferkit.data import load_dataset
 
     for flag in ("data", "cross", "checkpoint", "config"):
         value = getattr(args, f"card_{flag}", None)
         if value and not Path(value).exists():
             raise MissingInputError(f"--card-{flag} {value}: no such file or folder")
+    for flag in ("data", "cross"):
+        value = getattr(args, f"card_{flag}", None)
+        if value:
+            load_dataset(value, progress=False)  # a clear error for a dataset it cannot read
 
 
 def card_outputs(out):

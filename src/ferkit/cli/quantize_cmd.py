@@ -29,15 +29,22 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
-    from ferkit.core.errors import OptionError
+    from ferkit.core.errors import MissingInputError, OptionError
     from ferkit.export.ensemble import is_ensemble
     from ferkit.export.quantize import quantize_model
 
     if args.card_data:
-        if not args.card_checkpoint and not is_ensemble(args.model):
+        if not Path(args.model).is_file():
+            raise MissingInputError(f"{args.model}: no such model file")
+        ensemble = is_ensemble(args.model)
+        if not args.card_checkpoint and not ensemble:
             raise OptionError("--card-data needs --card-checkpoint: the checkpoint the model was exported from "
                               "(an ensemble's card comes from its metadata and needs none)")
+        if args.card_checkpoint and ensemble:
+            raise OptionError(f"{args.model} is an ensemble: its card comes from its metadata (members, weights, "
+                              "selection); leave out --card-checkpoint")
         check_output_files(card_outputs(args.out), [args.model, args.calibrate, args.card_checkpoint, args.card_data,
                                                     args.card_cross, args.card_config], args.overwrite)
         check_card_sources(args)

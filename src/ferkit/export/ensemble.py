@@ -168,7 +168,8 @@ def build_ensemble(members: list[str | Path], weights: str | list[float] | None 
         "model": {"name": "ensemble", "members": len(paths)},
         "ensemble": [
             {"name": n, "file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()[:16], "weight": wi,
-             "model": info.get("model"), "preprocess": info["preprocess"]}
+             "model": info.get("model"), "preprocess": info["preprocess"],
+             **({"dataset": info["dataset"]} if info.get("dataset") else {})}
             for n, p, wi, info in zip(names, paths, w, infos)
         ],
     }

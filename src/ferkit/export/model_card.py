@@ -69,7 +69,7 @@ def _ensemble_head(onnx_path: str | Path, clf: EmotionClassifier) -> dict:
         "parameters": onnx_parameters(onnx_path),
         "classes": list(info["classes"]),
         "preprocess": info["preprocess"],
-        "ensemble": [{k: m[k] for k in ("name", "file", "sha256", "weight", "model") if k in m}
+        "ensemble": [{k: m[k] for k in ("name", "file", "sha256", "weight", "model", "dataset") if k in m}
                      for m in info["ensemble"]],
         "training": {"dataset": selection["dataset"] if selection else None, "selection": how,
                      "ensemble_selection": selection},
@@ -108,6 +108,20 @@ def make_model_card(checkpoint: str | Path | None, onnx_path: str | Path, data: 
     return card
 
 
+def _ensemble_protocol(card: dict) -> str:
+    """What the ensemble's members were trained on and what chose them, as far as its metadata says."""
+    t, sel = card["training"], card["training"].get("ensemble_selection")
+    datasets = sorted({m["dataset"] for m in card["ensemble"] if m.get("dataset")})
+    known = len(datasets) and all(m.get("dataset") for m in card["ensemble"])
+    text = (f"Members trained on {', '.join(datasets)} (each member's own training split and checkpoint selection)"
+            if known else "The members' training data is not recorded in all of their metadata (see their own cards)")
+    text += f"; {t['selection']}."
+    if sel and sel["split"] in ("test", "all"):
+        return text + (f" The selection saw the {sel['split']} split: its test figures below are selected ones, "
+                       "not test results.")
+    return text + " The test split is reported only, never used to choose anything."
+
+
 def _ensemble_lines(card: dict) -> list[str]:
     pre, t = card["preprocess"], card["training"]
     members = [f"`{m['name']}` ({m['model']['name']}, weight {m['weight']:.3f}, sha256 {m['sha256']})"
@@ -115,14 +129,13 @@ def _ensemble_lines(card: dict) -> list[str]:
     lines = [
         f"- Architecture: an ensemble of {len(members)}: the weighted mean of its members' probabilities: "
         + ", ".join(members),
-        f"- Parameters: {card['parameters']:,} (all members)",
+        f"- Parameters: {card['parameters']:,} (all members, counted in the ONNX graph: batch normalisation folded)",
         f"- Classes (output order): {', '.join(card['classes'])}",
         f"- Preprocessing: grayscale face resized to {pre['image_size']} px, /255; each member crops and normalises "
         "it inside the graph",
         "",
         "## Data and protocol",
-        f"Members trained on FER2013 Training, each checkpoint selected by PublicTest accuracy; {t['selection']}. "
-        "PrivateTest is reported only, never used to choose anything.",
+        _ensemble_protocol(card),
         "",
     ]
     sel = t.get("ensemble_selection")

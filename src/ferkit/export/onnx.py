@@ -154,8 +154,13 @@ def onnx_macs(path: str | Path) -> int:
 
 def onnx_parameters(path: str | Path) -> int:
     """Learned numbers in an ONNX model, counted from its initializers: weight tensors of any precision and
-    float vectors such as biases (and an ensemble's member weights); scalars (a normalisation's mean and std,
-    quantization scales per tensor) and integer vectors (shapes, zero points) left out, so fp32, int8 and
-    ensembles compare."""
-    return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer
-                   if len(t.dims) > 1 or (len(t.dims) == 1 and t.data_type == onnx.TensorProto.FLOAT)))
+    bias vectors (float, or int32 once quantized), an ensemble's member weights; left out are quantization
+    scales and zero points, scalars (a normalisation's mean and std) and integer shape vectors. Batch
+    normalisation folded into the convolutions on export is not counted apart, so an fp32 model and its int8
+    version give one figure."""
+    graph = onnx.load(str(path)).graph
+    quant = {name for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear")
+             for name in node.input[1:]}
+    vectors = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT32)
+    return int(sum(np.prod(t.dims) for t in graph.initializer if t.name not in quant and
+                   (len(t.dims) > 1 or (len(t.dims) == 1 and t.data_type in vectors))))

@@ -179,6 +179,7 @@ class Trainer:
             )
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self._setup_balance()
+        self._check_mixup()
         self._setup_regions()
         self._setup_teacher()
         self.training_set = self._training_set_fingerprint()
@@ -257,6 +258,13 @@ class Trainer:
                 self.balance_record["weights"] = dict(zip(before, map(float, self.weights.tolist())))
         if self.balance_record is not None:
             log_counts(self.balance_record)
+
+    def _check_mixup(self) -> None:
+        """Mixup blends two faces and their labels; a model with its own label losses (DAN's class centres)
+        would pull a blend toward one label only, so it is refused there (region models: in _setup_regions)."""
+        if self.cfg.augment.mixup > 0 and hasattr(self.model, "extra_losses"):
+            raise OptionError(f"augment.mixup blends two faces and their labels, and {self.cfg.model}'s own losses "
+                              "take one label per face: train it with mixup = 0")
 
     def _setup_regions(self) -> None:
         """For a model that takes face regions (``takes_regions``): the boxes of every image it sees,
@@ -571,7 +579,7 @@ class Trainer:
             x, r, targets, perm, lam = self._augmented_batch(images, regions, idx)
             if targets is None and soft is not None:
                 targets = soft[idx]
-                if perm is not None:
+                if perm is not None:  # the cached teacher never saw the blend: its two answers blended alike
                     targets = lam * targets + (1 - lam) * targets[perm]
             x = ((x - mean) / std).contiguous(memory_format=self.memory_format)
             y = labels[idx]
@@ -591,7 +599,10 @@ class Trainer:
             if self.ema:
                 self.ema.update_parameters(self.model)
             total_loss += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
+            hits = (logits.argmax(1) == y).float()
+            if perm is not None:  # a blend is right by the share of each face's label in it
+                hits = lam * hits + (1 - lam) * (logits.argmax(1) == y[perm]).float()
+            correct += hits.sum().item()
             seen += len(y)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
