@@ -353,3 +353,26 @@ def test_resuming_an_older_run_adds_the_new_columns(tmp_path, toy_dataset):
     train(tiny_config(tmp_path / "run", epochs=2), resume=result.out / "last.pt", dataset=toy_dataset, progress=False)
     rows = list(csv.DictReader(metrics.open()))
     assert list(rows[0]) == METRIC_FIELDS and rows[0]["val_macro_f1"] == "" and rows[1]["val_macro_f1"] != ""
+
+
+def test_ema_batch_norm_statistics_can_be_recalibrated(tmp_path, toy_dataset):
+    from ferkit.train.trainer import Trainer
+
+    cfg = tiny_config(tmp_path / "r", ema_decay=0.9, ema_bn="recalibrate")
+    t = Trainer(cfg, dataset=toy_dataset, progress=False)
+    t.fit()
+    ema = t.ema.module
+    norms = [m for m in ema.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    saved = [m.running_var.clone() for m in norms]
+    # the statistics validation used are those of the clean training faces under the averaged weights
+    for m in norms:
+        m.running_var.fill_(123.0)
+    t.recalibrate_bn(ema)
+    assert not ema.training and all(m.momentum == 0.1 for m in norms)
+    for m, v in zip(norms, saved):
+        torch.testing.assert_close(m.running_var, v)
+    best, state = load_checkpoint(t.out / "best.pt")
+    t.model.load_state_dict(best.state_dict())
+    assert t.validate(t.model)[1] == pytest.approx(state["metrics"]["val_acc"])
+    with pytest.raises(OptionError, match="ema_bn"):
+        tiny_config(tmp_path / "x", ema_bn="sometimes")

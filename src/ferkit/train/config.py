@@ -60,6 +60,10 @@ class TrainConfig:
     #: exponential moving average of the weights, updated every step (0: off; 0.999 averages over
     #: roughly the last 1000 steps); when on, validation, best.pt and the exported model use the average
     ema_decay: float = 0.0
+    #: the average's batch-norm statistics: "average" (averaged like the weights) or "recalibrate" (re-estimated
+    #: on clean training faces before each validation, as SWA's update_bn does), for models whose averaged
+    #: statistics do not fit their averaged weights (a wide mini-Xception's average predicted one class)
+    ema_bn: str = "average"
     class_weights: str = "none"  # none | balanced | sqrt
     #: class-imbalance handling (ferkit.train.balance): none | class_weights (weighted loss; the class_weights
     #: mode, balanced when that is none) | sampler (inverse-frequency sampling each epoch) | ros | smote |
@@ -136,6 +140,7 @@ class TrainConfig:
         self.early_stopping = check_int("", "early_stopping", self.early_stopping, lo=0)
         self.label_smoothing = check_float("", "label_smoothing", self.label_smoothing, lo=0.0, hi=1.0)
         self.ema_decay = _check_below_one("ema_decay", self.ema_decay)
+        self.ema_bn = check_choice("", "ema_bn", self.ema_bn, ("average", "recalibrate"))
         self.class_weights = check_choice("", "class_weights", self.class_weights, CLASS_WEIGHTS)
         self.balance = check_choice("", "balance", self.balance, BALANCE)
         self.balance_pca = check_int("", "balance_pca", self.balance_pca, lo=0)

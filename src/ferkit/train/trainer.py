@@ -637,6 +637,36 @@ class Trainer:
             (x, whole), perm, lam = mixup([x, whole], aug.mixup, g, self.rng)
         return x, r, self.online_teacher(whole), perm, lam
 
+    #: clean training faces that re-estimate an average's batch-norm statistics (ema_bn = "recalibrate")
+    BN_FACES = 4096
+
+    @torch.no_grad()
+    def recalibrate_bn(self, model: torch.nn.Module) -> None:
+        """Re-estimate ``model``'s batch-norm statistics (reset, then a cumulative average) on the first
+        :attr:`BN_FACES` clean training faces, as they are seen at validation; no random draws, so a resumed
+        run is unchanged."""
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        model.eval()  # dropout and the like as at validation; only the batch norms learn their statistics
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+        chosen = self.train_idx[: self.BN_FACES]
+        for start in range(0, len(chosen), 256):
+            idx = chosen[start : start + 256]
+            x = torch.from_numpy(model_input(self.ds.images[idx], self.preprocess))
+            r = None
+            if self.regions_all is not None:
+                r = torch.from_numpy(region_views(self.regions_all[idx], self.preprocess)[0])
+            with self._autocast():
+                self._forward(model, x.contiguous(memory_format=self.memory_format), r)
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()
+
     @torch.no_grad()
     def validate(self, model: torch.nn.Module | None = None) -> tuple[float, float, dict[str, float]]:
         """Validation loss, accuracy, and the label metrics (balanced accuracy, macro-F1)."""
@@ -692,6 +722,8 @@ class Trainer:
             while self.epoch < cfg.epochs:
                 t0 = time.time()
                 train_loss, train_acc = self._train_epoch()
+                if self.ema and cfg.ema_bn == "recalibrate":
+                    self.recalibrate_bn(self.ema.module)
                 val_loss, val_acc, scores = self.validate()
                 val_acc_raw = self.validate(self.model)[1] if self.ema else val_acc
                 self.epoch += 1
