@@ -124,7 +124,7 @@ def _ensemble_protocol(card: dict) -> str:
 
 def _ensemble_lines(card: dict) -> list[str]:
     pre, t = card["preprocess"], card["training"]
-    members = [f"`{m['name']}` ({m['model']['name']}, weight {m['weight']:.3f}, sha256 {m['sha256']})"
+    members = [f"`{m['name']}` ({(m.get('model') or {}).get('name', 'architecture not recorded')}, weight {m['weight']:.3f}, sha256 {m['sha256']})"
                for m in card["ensemble"]]
     lines = [
         f"- Architecture: an ensemble of {len(members)}: the weighted mean of its members' probabilities: "
