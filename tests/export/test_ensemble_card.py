@@ -59,7 +59,7 @@ def test_card_options_need_card_data_and_keep_existing_cards(setup, tmp_path, ca
 
 def test_a_selected_ensembles_card_shows_the_selection(setup, tmp_path):
     a, b, npz = setup
-    selection = {"method": "best equal-weight subset, then greedy forward selection", "dataset": "toy",
+    selection = {"method": "best equal-weight subset, then greedy forward selection", "dataset": "toy:val",
                  "split": "val", "tta": "flip", "n": 10, "accuracy": 0.6, "single": {str(a): 0.5, str(b): 0.4},
                  "trace": [{"round": 0, "added": [str(a), str(b)], "accuracy": 0.6, "log_loss": 1.25}]}
     ens = make_ensemble([a, b], tmp_path / "sel.onnx", selection=selection)
@@ -73,6 +73,7 @@ def test_a_selected_ensembles_card_shows_the_selection(setup, tmp_path):
     on_test = make_ensemble([a, b], tmp_path / "on_test.onnx", selection=dict(selection, split="test"))
     md = card_markdown(make_model_card(None, on_test, npz))
     assert "saw the test split" in md and "never used to choose" not in md
+    assert "Config file" not in md and "Command:" in md  # no config file given: none named
 
 
 def test_the_card_names_the_members_training_data(tmp_path):

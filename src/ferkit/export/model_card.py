@@ -59,8 +59,9 @@ def _ensemble_head(onnx_path: str | Path, clf: EmotionClassifier) -> dict:
         raise OptionError(f"{onnx_path}: a model card needs the checkpoint the model was exported from "
                           "(--card-checkpoint), unless the model is an ensemble")
     selection = info.get("selection")
+    dataset = selection["dataset"].split(":")[0] if selection else None  # "fer2013:val" names the split too
     if selection:
-        how = (f"members and weights chosen by {selection['method']} on {selection['dataset']} split "
+        how = (f"members and weights chosen by {selection['method']} on {dataset} split "
                f"{selection['split']} (n = {selection['n']}, TTA {selection['tta']}): accuracy {selection['accuracy']}")
     else:
         how = "members and weights given, not selected"
@@ -71,7 +72,7 @@ def _ensemble_head(onnx_path: str | Path, clf: EmotionClassifier) -> dict:
         "preprocess": info["preprocess"],
         "ensemble": [{k: m[k] for k in ("name", "file", "sha256", "weight", "model", "dataset") if k in m}
                      for m in info["ensemble"]],
-        "training": {"dataset": selection["dataset"] if selection else None, "selection": how,
+        "training": {"dataset": dataset, "selection": how,
                      "ensemble_selection": selection},
     }
 
@@ -173,7 +174,7 @@ def card_markdown(card: dict) -> str:
         f"- File: `{card['file']}` ({card['size_mb']} MB, ONNX), date {card['date']}",
         *(_ensemble_lines(card) if "ensemble" in card else _single_model_lines(card)),
         "## Recipe",
-        f"Config file: `{t['config_file']}`. Command:",
+        (f"Config file: `{t['config_file']}`. " if t.get("config_file") else "") + "Command:",
         "",
         "```",
         t["command"],
