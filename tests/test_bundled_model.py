@@ -51,7 +51,7 @@ def test_model_cards_are_complete(name):
         assert 0.0 < c["evaluation"][key]["accuracy"] <= 1.0, key
     speed = c["speed"]
     assert speed["faces_per_second_batch1"] > 0 and speed["faces_per_second_batch64"] > 0 and speed["macs"] > 0
-    if "int8" in name or name == "fast":
+    if "int8" in name or name in ("fast", "ensemble"):
         assert c["compression"]["quantization"]["reduce_range"] is True
 
 

@@ -15,7 +15,8 @@ def add_recognizer_arguments(p: argparse.ArgumentParser) -> None:
     """Options of every command that runs a Recognizer."""
     g = p.add_argument_group("recognizer")
     g.add_argument("--model", help="ONNX model or checkpoint file, or a bundled model: default (the default), "
-                   "default-int8, fast (about 5x the default's faces/s, int8), fast-fp32")
+                   "default-int8, fast (about 5x the default's faces/s, int8), fast-fp32, ensemble (the most "
+                   "accurate, about half the default's faces/s, int8)")
     g.add_argument("--detector", default="blazeface", choices=DETECTORS)
     g.add_argument("--threshold", type=float, default=0.5, help="minimum face score (default 0.5)")
     g.add_argument("--min-face", type=int, default=20, help="smallest face side in pixels (default 20)")

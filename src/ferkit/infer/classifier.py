@@ -16,12 +16,14 @@ from ferkit.core.regions import check_regions, region_views
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: models that ship inside the package, by name (each with its model card beside it): the default
 #: (vgg_compact); "fast", the default pruned to a quarter of its work, distilled from it and stored as int8;
-#: and the other precision of each
+#: the other precision of each; and "ensemble", the most accurate: three vgg_compact members chosen on
+#: PublicTest (``ferkit ensemble --select-on``), int8, the teacher the default is distilled from
 BUNDLED_MODELS = {
     "default": WEIGHTS_DIR / "ferkit_default.onnx",
     "default-int8": WEIGHTS_DIR / "ferkit_default_int8.onnx",
     "fast": WEIGHTS_DIR / "ferkit_fast.onnx",
     "fast-fp32": WEIGHTS_DIR / "ferkit_fast_fp32.onnx",
+    "ensemble": WEIGHTS_DIR / "ferkit_ensemble.onnx",
 }
 DEFAULT_MODEL = BUNDLED_MODELS["default"]
 MODEL_SUFFIXES = (".onnx", ".pt", ".pth")
