@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 from faces_data import synthetic_faces
 
@@ -83,3 +84,30 @@ def test_quantize_refusals(trained, tmp_path):
         quantize_model(tmp_path / "m.pt", tmp_path / "q.onnx", ds)
     with pytest.raises(OutputExistsError):
         quantize_model(model, model, ds)
+
+
+def test_an_int8_ensemble_keeps_its_probabilities_in_fp32(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    from faces_data import write_faces
+    from onnx_members import member
+
+    from ferkit.export.ensemble import make_ensemble
+    from ferkit.export.quantize import probability_nodes
+
+    npz = tmp_path / "toy.npz"
+    write_faces(npz, n=40)
+    ens = make_ensemble([member(tmp_path, "vgg", seed=0), member(tmp_path, "vgg44", seed=1)], tmp_path / "ens.onnx")
+    out = tmp_path / "ens_int8.onnx"
+    record = quantize_model(ens, out, npz, n_calibration=16, validate=False)
+    assert "kept_fp32" in record
+    proto = onnx.load(str(out))
+    ops = {n.name: n.op_type for n in proto.graph.node}
+    after_softmax = {ops[name] for name in probability_nodes(proto)}
+    assert "Softmax" in after_softmax and not after_softmax & {"QuantizeLinear", "DequantizeLinear"}
+    assert "QuantizeLinear" in ops.values()  # the members' layers are int8
+    faces = np.random.default_rng(2).random((16, 1, 48, 48), dtype=np.float32)
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    logits, member_probs = sess.run(None, {sess.get_inputs()[0].name: faces})
+    assert np.isfinite(logits).all()  # 8-bit probabilities would round small ones to 0 (logit -inf)
+    assert np.abs(member_probs * 255 - np.round(member_probs * 255)).max() > 0.05  # not in steps of 1/255
