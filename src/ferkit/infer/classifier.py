@@ -17,7 +17,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: models that ship inside the package, by name (each with its model card beside it): the default
 #: (vgg_compact); "fast", the default pruned to a quarter of its work, distilled from it and stored as int8;
 #: the other precision of each; and "ensemble", the most accurate: three vgg_compact members chosen on
-#: PublicTest (``ferkit ensemble --select-on``), int8, the teacher the default is distilled from
+#: PublicTest (``ferkit ensemble --select-on``), int8, the teacher for distilling the default
 BUNDLED_MODELS = {
     "default": WEIGHTS_DIR / "ferkit_default.onnx",
     "default-int8": WEIGHTS_DIR / "ferkit_default_int8.onnx",
