@@ -8,6 +8,7 @@ Prints a Markdown table; --out DIR also writes pareto.csv and pareto.png.
     python benchmarks/pareto.py --data ../shared/datasets/fer2013.npz \\
         [--models /work/runs/study_architectures_e4_l6000/runs/*/best.pt ...] \\
         [--fer-python /tmp/fervenv/bin/python] [--out docs/images/pareto]
+    python benchmarks/pareto.py --replot docs/images/pareto/pareto.csv   # table and plot again, no measuring
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def main() -> None:
     if args.replot:
         import pandas as pd
 
+        if not Path(args.replot).is_file():
+            ap.error(f"--replot: no such file: {args.replot}")
         table = pd.read_csv(args.replot)
         rows = table.astype(object).where(table.notna(), None).to_dict("records")  # fer's MACs: empty, not NaN
         print_table(rows)
