@@ -33,6 +33,8 @@ def test_int8_model_agrees_with_fp32_and_keeps_its_metadata(trained, tmp_path):
     assert abs(record["val_accuracy"]["int8"] - record["val_accuracy"]["fp32"]) <= 0.1
     int8 = EmotionClassifier(out)
     assert int8.classes == EMOTIONS and int8.info["quantization"]["reduce_range"] is True
+    stored = int8.info["quantization"]  # the measurements are in the model too, where its card reads them
+    assert stored["val_accuracy"] == record["val_accuracy"] and stored["faster"] == record["faster"]
     fp32 = EmotionClassifier(model)
     faces = ds.images[ds.split == "test"]
     agree = (int8.predict_proba(faces).argmax(1) == fp32.predict_proba(faces).argmax(1)).mean()
@@ -70,7 +72,24 @@ def test_cli_writes_the_int8_models_card(trained, tmp_path, capsys):
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["file"] == "int8.onnx" and card["compression"]["quantization"]["reduce_range"] is True
     assert {"test_tta_none", "test_tta_flip", "val"} <= set(card["evaluation"]) and card["speed"]["macs"] > 0
-    assert "Quantized" in out.with_suffix(".md").read_text()
+    q = card["compression"]["quantization"]
+    assert set(q["faces_per_second"]) == {"fp32", "int8"} and set(q["val_accuracy"]) == {"fp32", "int8"}
+    md = out.with_suffix(".md").read_text()
+    assert "Quantized" in md and f"int8 {q['val_accuracy']['int8']:.4f}" in md and f"({q['faster']} is faster)" in md
+
+
+def test_a_card_takes_older_measurements_from_the_record_beside_the_model(tmp_path):
+    """Models quantized before the measurements went into their metadata keep them in NAME.quantization.json."""
+    from ferkit.export.model_card import quantization_record
+
+    settings = {"method": "onnxruntime static quantization", "reduce_range": True}
+    measured = {**settings, "faces_per_second": {"fp32": 900.0, "int8": 1800.0}, "faster": "int8",
+                "val_accuracy": {"fp32": 0.68, "int8": 0.679}}
+    model = tmp_path / "old_int8.onnx"
+    assert quantization_record(model, settings) == settings  # nothing beside it
+    card_path(model).write_text(json.dumps(measured))
+    assert quantization_record(model, settings) == measured
+    assert quantization_record(model, {**measured, "faster": "fp32"})["faster"] == "fp32"  # the model's own wins
 
 
 def test_quantize_refusals(trained, tmp_path):

@@ -130,16 +130,8 @@ def quantize_model(model: str | Path, out: str | Path, calibrate: str | Path | F
                         per_channel=per_channel, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
                         nodes_to_exclude=kept_fp32)
-        proto = onnx.load(str(q))
-        info = dict(fp32.info)
-        info["quantization"] = record
-        del proto.metadata_props[:]
-        meta = proto.metadata_props.add()
-        meta.key, meta.value = METADATA_KEY, json.dumps(info, default=str)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = out.with_name(out.name + ".tmp")
-        onnx.save(proto, str(tmp_out))
-        tmp_out.replace(out)
+        store_record(q, out, fp32.info, record)
     int8 = EmotionClassifier(out, threads=threads)
     record["faces_per_second"] = compare_speed(fp32, int8, faces)
     record["faster"] = max(record["faces_per_second"], key=record["faces_per_second"].get)
@@ -152,8 +144,20 @@ def quantize_model(model: str | Path, out: str | Path, calibrate: str | Path | F
             record["val_accuracy"] = {name: evaluate(clf, data, split="val")["accuracy"]
                                       for name, clf in (("fp32", fp32), ("int8", int8))}
     record["size_mb"] = {"fp32": round(model.stat().st_size / 1e6, 3), "int8": round(out.stat().st_size / 1e6, 3)}
+    store_record(out, out, fp32.info, record)  # now with the measurements, for the model card
     card_path(out).write_text(json.dumps(record, indent=2))
     return record
+
+
+def store_record(source: Path, out: Path, info: dict, record: dict) -> None:
+    """Write ``source`` to ``out`` (atomically) with ferkit's metadata: ``info`` plus the quantization record."""
+    proto = onnx.load(str(source))
+    del proto.metadata_props[:]
+    meta = proto.metadata_props.add()
+    meta.key, meta.value = METADATA_KEY, json.dumps({**info, "quantization": record}, default=str)
+    tmp_out = out.with_name(out.name + ".tmp")
+    onnx.save(proto, str(tmp_out))
+    tmp_out.replace(out)
 
 
 def card_path(out: str | Path) -> Path:
