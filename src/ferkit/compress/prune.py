@@ -38,11 +38,11 @@ def prune_model(model: torch.nn.Module, ratio: float, input_size: int, in_chans:
     except ImportError as exc:
         raise OptionError("pruning needs Torch-Pruning: pip install ferkit[compress]") from exc
     model.eval()
-    if ratio > 0:
-        pruner = tp.pruner.MetaPruner(model, torch.zeros(1, in_chans, input_size, input_size),
-                                      importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=ratio,
-                                      ignored_layers=[model.get_classifier()])
-        pruner.step()
+    # at ratio 0 too: the dependency graph is traced and the step runs, removing nothing (what the tests check)
+    pruner = tp.pruner.MetaPruner(model, torch.zeros(1, in_chans, input_size, input_size),
+                                  importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=ratio,
+                                  ignored_layers=[model.get_classifier()])
+    pruner.step()
     for tensor in [*model.parameters(), *model.buffers()]:  # slices of the old tensors: make them dense
         tensor.data = tensor.data.contiguous()
     model.ferkit_cfg = {**model.ferkit_cfg, "pruned": True, "pruning_ratio": ratio}
