@@ -10,6 +10,7 @@ from faces_data import synthetic_faces
 from ferkit.cli import main
 from ferkit.core.errors import InputError, MissingInputError
 from ferkit.export import export_onnx
+from ferkit.infer.classifier import BUNDLED_MODELS
 from ferkit.models.checkpoint import read_checkpoint
 from ferkit.train import TrainConfig, train
 from ferkit.train.distill import distillation_loss
@@ -75,6 +76,8 @@ def test_distill_refusals_and_cli(teacher, tmp_path, capsys):
     model, ds = teacher
     with pytest.raises(MissingInputError, match="teacher .*no such model file"):
         Trainer(student_config(tmp_path / "x", tmp_path / "none.onnx"), dataset=ds, progress=False)
+    named = Trainer(student_config(tmp_path / "named", "fast", teacher_mode="online"), dataset=ds, progress=False)
+    assert named.cfg.teacher == str(BUNDLED_MODELS["fast"])  # a bundled model teaches by its name
     from ferkit.data import FaceDataset
 
     renamed = FaceDataset(ds.images, ds.labels, ("angry", "disgust", "fear", "happy", "sad", "surprise", "contempt"),

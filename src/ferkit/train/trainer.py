@@ -38,6 +38,7 @@ from ferkit.core.regions import region_views
 from ferkit.data import FaceDataset, load_dataset
 from ferkit.data.splits import check_no_leak, train_val_indices
 from ferkit.evaluate.metrics import label_metrics
+from ferkit.infer.classifier import BUNDLED_MODELS
 from ferkit.models import create, model_entry
 from ferkit.models.checkpoint import model_from_state, read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
@@ -136,6 +137,8 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         check_extra_paths(cfg.extra_train)  # a missing extra dataset: before the main one loads
+        if cfg.teacher in BUNDLED_MODELS:  # a bundled model's name teaches as its file (recorded so)
+            cfg.teacher = str(BUNDLED_MODELS[cfg.teacher])
         if cfg.teacher and not Path(cfg.teacher).is_file():
             raise MissingInputError(f"teacher {cfg.teacher}: no such model file")
         self.ds = dataset if dataset is not None else load_dataset(cfg.data, cfg.format, size=cfg.image_size)
