@@ -17,7 +17,8 @@ def add_parser(sub) -> None:
         "run; with online it is run on every batch as the student sees it (augmented), which costs a teacher pass "
         "per batch and keeps teacher and student consistent. Everything else is ferkit train's: "
         "config, flags, --set, --resume.")
-    p.add_argument("--teacher", required=True, metavar="MODEL", help="the teacher: a bundled model's name (e.g. ensemble), or a .onnx (an ensemble too) or .pt file")
+    p.add_argument("--teacher", required=True, metavar="MODEL",
+                   help="the teacher: a bundled model's name (e.g. ensemble), or a .onnx (an ensemble too) or .pt file")
     p.add_argument("--temperature", type=float, default=4.0, help="softening temperature T (default 4)")
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the teacher's term (default 0.5)")
     p.add_argument("--teacher-tta", choices=("none", "flip"), default="none",
