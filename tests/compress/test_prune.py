@@ -76,12 +76,13 @@ def test_prune_then_finetune_from_the_cli(tmp_path, capsys):
     from ferkit.export.model_card import card_markdown, make_model_card
     from ferkit.models.checkpoint import read_checkpoint
 
-    assert read_checkpoint(report["finetuned_checkpoint"])["pruning"]["pruned"]["parameters"] == \
-        report["pruned"]["parameters"]
+    assert read_checkpoint(report["finetuned_checkpoint"])["pruning"] == report  # every stage, fine-tuning too
     onnx_path = export_onnx(report["finetuned_checkpoint"], tmp_path / "ft.onnx")
     card = make_model_card(report["finetuned_checkpoint"], onnx_path, npz)
     assert card["compression"]["pruning"]["ratio"] == 0.5
-    assert "Pruned from" in card_markdown(card)
+    md = card_markdown(card)
+    assert "Pruned from" in md and f"| fine-tuned (1 epoch) | {report['finetuned']['parameters']:,} |" in md
+    assert f"{report['pruned']['val_accuracy']:.4f}" in md
     speed = card["speed"]  # measured when the card is made, with the pruned model's MACs from its graph
     assert speed["faces_per_second_batch64"] > 0 and speed["macs"] == report["pruned"]["macs"]
     assert "faces/s in batches of 64" in card_markdown(card)

@@ -21,7 +21,7 @@ from ferkit.core.errors import OptionError
 from ferkit.core.options import check_float, check_int
 from ferkit.evaluate.evaluator import evaluate
 from ferkit.models import count_macs, count_parameters
-from ferkit.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from ferkit.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, update_checkpoint
 from ferkit.train.config import TrainConfig, apply_overrides
 from ferkit.train.trainer import train
 
@@ -123,6 +123,7 @@ def prune_checkpoint(checkpoint: str | Path, out: str | Path, ratio: float, fine
         finetuned, _ = load_checkpoint(result.best_checkpoint)
         report["finetuned"] = measure(finetuned, size, result.best_checkpoint, data, seconds)
         report["finetuned_checkpoint"] = str(result.best_checkpoint)
+        update_checkpoint(result.best_checkpoint, pruning=report)  # its card then shows every stage
     out.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2))
     return report

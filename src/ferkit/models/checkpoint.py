@@ -34,6 +34,17 @@ def save_checkpoint(path: str | Path, model: nn.Module, classes, preprocess: dic
         "preprocess": check_preprocess(dict(preprocess)),
         **extra,
     }
+    return _write(state, path)
+
+
+def update_checkpoint(path: str | Path, **records: Any) -> Path:
+    """Add or replace top-level records of a checkpoint (its weights and model untouched), atomically."""
+    state = read_checkpoint(path)
+    state.update(records)
+    return _write(state, Path(path))
+
+
+def _write(state: dict[str, Any], path: Path) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
