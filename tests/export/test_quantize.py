@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from faces_data import synthetic_faces
 
-from ferkit.core.errors import OptionError, OutputExistsError
+from ferkit.core.errors import InputError, OptionError, OutputExistsError
 from ferkit.core.labels import EMOTIONS
 from ferkit.export import export_onnx
 from ferkit.export.quantize import card_path, quantize_model
@@ -103,6 +103,11 @@ def test_quantize_refusals(trained, tmp_path):
         quantize_model(tmp_path / "m.pt", tmp_path / "q.onnx", ds)
     with pytest.raises(OutputExistsError):
         quantize_model(model, model, ds)
+    int8 = tmp_path / "first.onnx"
+    quantize_model(model, int8, ds, n_calibration=16, validate=False)
+    with pytest.raises(InputError, match="already quantized"):  # quantizing twice: refused before any work
+        quantize_model(int8, tmp_path / "twice.onnx", ds)
+    assert not (tmp_path / "twice.onnx").exists()
 
 
 def test_an_int8_ensemble_keeps_its_probabilities_in_fp32(tmp_path):

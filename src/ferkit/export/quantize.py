@@ -88,6 +88,10 @@ def probability_nodes(proto: onnx.ModelProto) -> list[str]:
     return names
 
 
+#: the operators of a graph that is already (QDQ or QOperator) quantized
+QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"})
+
+
 def quantize_model(model: str | Path, out: str | Path, calibrate: str | Path | FaceDataset, *,
                    n_calibration: int = 512, seed: int = 0, reduce_range: bool = True, per_channel: bool = True,
                    validate: bool = True, threads: int = 2, overwrite: bool = False) -> dict[str, Any]:
@@ -109,6 +113,10 @@ def quantize_model(model: str | Path, out: str | Path, calibrate: str | Path | F
     fp32 = EmotionClassifier(model, threads=threads)
     if fp32.backend != "onnxruntime":
         raise InputError(f"{model}: not an ONNX model")
+    if fp32.info.get("quantization") or any(n.op_type in QDQ_OPS for n in onnx.load(str(model)).graph.node):
+        raise InputError(f"{model}: already quantized (it has QuantizeLinear/DequantizeLinear nodes); quantize the "
+                         "fp32 model it came from" + (" (its ensemble members' fp32 sources, then ensemble those)"
+                                                      if fp32.members else ""))
     faces = calibration_faces(calibrate, fp32.image_size, n_calibration, seed)
     record: dict[str, Any] = {
         "method": "onnxruntime static quantization", "format": "QDQ", "activations": "uint8", "weights": "int8",
