@@ -121,3 +121,19 @@ def test_cli_quantize_card_refusals(setup, tmp_path, capsys):
     bad.write_bytes(b"not a dataset")
     assert main(["quantize", str(ens), *base[:-1], str(bad)]) == 2  # found before quantizing, not after
     assert capsys.readouterr().err.strip() and not out.exists()
+
+
+def test_an_ensemble_of_int8_members_reports_each_members_quantization(setup, tmp_path):
+    from ferkit.export.quantize import quantize_model
+
+    a, b, npz = setup
+    qa = tmp_path / "a_int8.onnx"
+    record = quantize_model(a, qa, npz, n_calibration=16)
+    ens = make_ensemble([qa, b], tmp_path / "mixed.onnx", names=["a_int8", "b_fp32"])
+    card = make_model_card(None, ens, npz)
+    first, second = card["ensemble"]
+    assert first["quantization"]["faces_per_second"] == record["faces_per_second"]
+    assert first["quantization"]["val_accuracy"] == record["val_accuracy"] and "quantization" not in second
+    md = card_markdown(card)
+    assert "Members stored as int8: `a_int8`," in md and "- `a_int8`: Measured by `ferkit quantize`" in md
+    assert "`b_fp32`:" not in md

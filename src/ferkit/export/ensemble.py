@@ -124,6 +124,8 @@ def build_ensemble(members: list[str | Path], weights: str | list[float] | None 
     read = [read_member(p) for p in paths]
     infos = [info for _, info in read]
     _check_members(infos, paths)
+    from ferkit.export.model_card import quantization_record  # an int8 member's measurements, for the card
+
     w = parse_weights(weights, len(paths))
     names = names or [p.stem for p in paths]
     image_size = int(infos[0]["preprocess"]["image_size"])
@@ -169,7 +171,8 @@ def build_ensemble(members: list[str | Path], weights: str | list[float] | None 
         "ensemble": [
             {"name": n, "file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()[:16], "weight": wi,
              "model": info.get("model"), "preprocess": info["preprocess"],
-             **({"dataset": info["dataset"]} if info.get("dataset") else {})}
+             **({"dataset": info["dataset"]} if info.get("dataset") else {}),
+             **({"quantization": quantization_record(p, info["quantization"])} if info.get("quantization") else {})}
             for n, p, wi, info in zip(names, paths, w, infos)
         ],
     }

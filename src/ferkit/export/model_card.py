@@ -70,8 +70,8 @@ def _ensemble_head(onnx_path: str | Path, clf: EmotionClassifier) -> dict:
         "parameters": onnx_parameters(onnx_path),
         "classes": list(info["classes"]),
         "preprocess": info["preprocess"],
-        "ensemble": [{k: m[k] for k in ("name", "file", "sha256", "weight", "model", "dataset") if k in m}
-                     for m in info["ensemble"]],
+        "ensemble": [{k: m[k] for k in ("name", "file", "sha256", "weight", "model", "dataset", "quantization")
+                      if k in m} for m in info["ensemble"]],
         "training": {"dataset": dataset, "selection": how,
                      "ensemble_selection": selection},
     }
@@ -179,6 +179,14 @@ def _ensemble_lines(card: dict) -> list[str]:
         _ensemble_protocol(card),
         "",
     ]
+    quantized = [m for m in card["ensemble"] if m.get("quantization")]
+    if quantized:  # members quantized one by one (`ferkit quantize` each, then `ferkit ensemble` of the int8 files)
+        names = ", ".join(f"`{m['name']}`" for m in quantized)
+        lines += [f"Members stored as int8: {names}, each by `ferkit quantize` "
+                  f"({quantized[0]['quantization']['method']}, {quantized[0]['quantization']['format']}):", ""]
+        lines += [f"- `{m['name']}`: {_quantization_measured(m['quantization']) or 'no measurements recorded.'}"
+                  for m in quantized]
+        lines.append("")
     sel = t.get("ensemble_selection")
     if sel:
         lines += ["| candidate | accuracy alone |", "|---|---|"]
