@@ -172,8 +172,8 @@ def _ensemble_lines(card: dict) -> list[str]:
         + ", ".join(members),
         f"- Parameters: {card['parameters']:,} (all members, counted in the ONNX graph: batch normalisation folded)",
         f"- Classes (output order): {', '.join(card['classes'])}",
-        f"- Preprocessing: grayscale face resized to {pre['image_size']} px, /255; each member crops and normalises "
-        "it inside the graph",
+        (f"- Preprocessing: grayscale face resized to {pre['image_size']} px, /255; each member crops and normalises "
+        "it inside the graph"),
         "",
         "## Data and protocol",
         _ensemble_protocol(card),
@@ -182,8 +182,8 @@ def _ensemble_lines(card: dict) -> list[str]:
     quantized = [m for m in card["ensemble"] if m.get("quantization")]
     if quantized:  # members quantized one by one (`ferkit quantize` each, then `ferkit ensemble` of the int8 files)
         names = ", ".join(f"`{m['name']}`" for m in quantized)
-        lines += [f"Members stored as int8: {names}, each by `ferkit quantize` "
-                  f"({quantized[0]['quantization']['method']}, {quantized[0]['quantization']['format']}):", ""]
+        lines += [(f"Members stored as int8: {names}, each by `ferkit quantize` "
+                  f"({quantized[0]['quantization']['method']}, {quantized[0]['quantization']['format']}):"), ""]
         lines += [f"- `{m['name']}`: {_quantization_measured(m['quantization']) or 'no measurements recorded.'}"
                   for m in quantized]
         lines.append("")
@@ -204,12 +204,12 @@ def _single_model_lines(card: dict) -> list[str]:
         f"- Architecture: `{card['architecture']['name']}` {json.dumps({k: v for k, v in card['architecture'].items() if k != 'name'})}",
         f"- Parameters: {card['parameters']:,}",
         f"- Classes (output order): {', '.join(card['classes'])}",
-        f"- Preprocessing: grayscale face resized to {pre['image_size']} px, centre "
-        f"{pre['input_size']} px crop, /255, mean {pre['mean']}, std {pre['std']}",
+        (f"- Preprocessing: grayscale face resized to {pre['image_size']} px, centre "
+        f"{pre['input_size']} px crop, /255, mean {pre['mean']}, std {pre['std']}"),
         "",
         "## Data and protocol",
-        f"Trained on {t['dataset']} Training (28,709 images); checkpoint selected by {t['selection']} "
-        f"(epoch {t['selected_epoch']}); PrivateTest is reported only, never used to choose anything.",
+        (f"Trained on {t['dataset']} Training (28,709 images); checkpoint selected by {t['selection']} "
+        f"(epoch {t['selected_epoch']}); PrivateTest is reported only, never used to choose anything."),
         "",
     ]
 
@@ -242,15 +242,15 @@ def card_markdown(card: dict) -> str:
         lines += [text + ".", ""]
     if "pruning" in comp:
         pr = comp["pruning"]
-        lines += [f"Pruned from `{pr['checkpoint']}` at ratio {pr['ratio']} ({pr['method']}): "
+        lines += [(f"Pruned from `{pr['checkpoint']}` at ratio {pr['ratio']} ({pr['method']}): "
                   f"{pr['before']['parameters']:,} -> {pr['pruned']['parameters']:,} parameters, "
-                  f"{pr['before']['macs'] / 1e6:.1f}M -> {pr['pruned']['macs'] / 1e6:.1f}M MACs per face.", "",
+                  f"{pr['before']['macs'] / 1e6:.1f}M -> {pr['pruned']['macs'] / 1e6:.1f}M MACs per face."), "",
                   *_pruning_stages(pr)]
     if "quantization" in comp:
         q = comp["quantization"]
-        lines += [f"Quantized ({q['method']}, {q['format']}, {q['activations']} activations, {q['weights']} weights, "
+        lines += [(f"Quantized ({q['method']}, {q['format']}, {q['activations']} activations, {q['weights']} weights, "
                   f"per-channel {q['per_channel']}, reduce_range {q['reduce_range']}) from `{q['source_model']}` on "
-                  f"{q['calibration_faces']} training faces.", ""]
+                  f"{q['calibration_faces']} training faces."), ""]
         if _quantization_measured(q):
             lines += [_quantization_measured(q), ""]
     lines += [
@@ -262,18 +262,18 @@ def card_markdown(card: dict) -> str:
     for name, m in card["evaluation"].items():
         lines.append(f"| {name} | {m['n']} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} | {m['macro_f1']:.4f} "
                      f"| {m.get('top2_accuracy', 0):.4f} | {m.get('top3_accuracy', 0):.4f} | {m['ece']:.4f} |")
-    lines += ["", "`val` = FER2013 PublicTest, `test` = FER2013 PrivateTest; `cross_*` = all of another dataset, classes "
-              "matched by name, classes the model lacks (contempt) left out and reported below.", ""]
+    lines += ["", ("`val` = FER2013 PublicTest, `test` = FER2013 PrivateTest; `cross_*` = all of another dataset, classes "
+              "matched by name, classes the model lacks (contempt) left out and reported below."), ""]
     for name, m in card["evaluation"].items():
         for cls, u in m.get("unmapped", {}).items():
             pred = ", ".join(f"{c} {k}" for c, k in u["predicted"].items() if k)
             lines.append(f"- {name}: {cls} (n = {u['n']}) predicted as {pred}")
     if "speed" in card:
         sp = card["speed"]
-        lines += ["", f"Speed (ONNX Runtime, {sp['threads']} threads, preprocessing included, median of 3 rounds, "
+        lines += ["", (f"Speed (ONNX Runtime, {sp['threads']} threads, preprocessing included, median of 3 rounds, "
                   f"{sp['host']}): {sp['faces_per_second_batch1']:,.0f} faces/s one at a time, "
                   f"{sp['faces_per_second_batch64']:,.0f} faces/s in batches of 64; {sp['macs'] / 1e6:.1f}M "
-                  "multiply-accumulates per face."]
+                  "multiply-accumulates per face.")]
     lines += ["", "Per-class F1 on PrivateTest (no TTA): " + ", ".join(
         f"{c} {v:.3f}" for c, v in card["evaluation"]["test_tta_none"]["per_class_f1"].items()), ""]
     return "\n".join(lines)
