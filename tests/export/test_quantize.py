@@ -80,7 +80,7 @@ def test_cli_writes_the_int8_models_card(trained, tmp_path, capsys):
 
 def test_a_card_takes_older_measurements_from_the_record_beside_the_model(tmp_path):
     """Models quantized before the measurements went into their metadata keep them in NAME.quantization.json."""
-    from ferkit.export.model_card import quantization_record
+    from ferkit.export.quantize import quantization_record
 
     settings = {"method": "onnxruntime static quantization", "reduce_range": True}
     measured = {**settings, "faces_per_second": {"fp32": 900.0, "int8": 1800.0}, "faster": "int8",

@@ -23,6 +23,7 @@ from onnx import TensorProto, compose, helper, numpy_helper, version_converter
 from ferkit.core.errors import InputError, MissingInputError, OptionError
 from ferkit.core.model_compat import check_combinable
 from ferkit.core.outputs import check_writable
+from ferkit.export.quantize import quantization_record
 from ferkit.infer.classifier import MEMBER_OUTPUT, METADATA_KEY
 
 INPUT, OUTPUT = "faces", "logits"
@@ -124,8 +125,6 @@ def build_ensemble(members: list[str | Path], weights: str | list[float] | None 
     read = [read_member(p) for p in paths]
     infos = [info for _, info in read]
     _check_members(infos, paths)
-    from ferkit.export.model_card import quantization_record  # an int8 member's measurements, for the card
-
     w = parse_weights(weights, len(paths))
     names = names or [p.stem for p in paths]
     image_size = int(infos[0]["preprocess"]["image_size"])

@@ -9,6 +9,7 @@ from pathlib import Path
 from ferkit.core.errors import OptionError
 from ferkit.data import load_dataset
 from ferkit.evaluate import evaluate
+from ferkit.export.quantize import quantization_record
 from ferkit.export.speed import speed_record
 from ferkit.infer.classifier import EmotionClassifier
 from ferkit.models.checkpoint import read_checkpoint
@@ -107,17 +108,6 @@ def make_model_card(checkpoint: str | Path | None, onnx_path: str | Path, data: 
     faces = load_dataset(data, size=clf.image_size, progress=False).select_split("test").images[:256]
     card["speed"] = speed_record(onnx_path, faces)
     return card
-
-
-def quantization_record(onnx_path: str | Path, record: dict) -> dict:
-    """The quantization record in the model's metadata; a model quantized before the measurements (fp32 against
-    int8: faces/s, validation accuracy) were stored there takes them from the NAME.quantization.json beside it."""
-    from ferkit.export.quantize import card_path
-
-    beside = card_path(onnx_path)
-    if "faces_per_second" not in record and beside.is_file():
-        return {**json.loads(beside.read_text()), **record}
-    return record
 
 
 def _quantization_measured(q: dict) -> str:

@@ -173,3 +173,12 @@ def store_record(source: Path, out: Path, info: dict, record: dict) -> None:
 def card_path(out: str | Path) -> Path:
     """The record written beside a quantized model: ``NAME.quantization.json``."""
     return Path(out).with_suffix(".quantization.json")
+
+
+def quantization_record(onnx_path: str | Path, record: dict) -> dict:
+    """The quantization record in the model's metadata; a model quantized before the measurements (fp32 against
+    int8: faces/s, validation accuracy) were stored there takes them from the NAME.quantization.json beside it."""
+    beside = card_path(onnx_path)
+    if "faces_per_second" not in record and beside.is_file():
+        return {**json.loads(beside.read_text()), **record}
+    return record
