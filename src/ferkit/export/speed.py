@@ -41,8 +41,8 @@ def speed_record(model: str | Path, faces: np.ndarray, threads: int = 2, seconds
     clf = EmotionClassifier(model, threads=threads)
     runs: dict[int, list[float]] = {1: [], 64: []}
     for _ in range(rounds):
-        for batch in runs:
-            runs[batch].append(faces_per_second(clf, faces, seconds, batch))
+        for batch, figures in runs.items():
+            figures.append(faces_per_second(clf, faces, seconds, batch))
     return {"host": host_cpu(), "threads": threads, "macs": onnx_macs(model),
             "faces_per_second_batch1": round(float(np.median(runs[1])), 1),
             "faces_per_second_batch64": round(float(np.median(runs[64])), 1)}
