@@ -114,7 +114,7 @@ def quantize_model(model: str | Path, out: str | Path, calibrate: str | Path | F
     if fp32.backend != "onnxruntime":
         raise InputError(f"{model}: not an ONNX model")
     if fp32.info.get("quantization") or any(n.op_type in QDQ_OPS for n in onnx.load(str(model)).graph.node):
-        raise InputError(f"{model}: already quantized (it has QuantizeLinear/DequantizeLinear nodes); quantize the "
+        raise InputError(f"{model}: already quantized (int8 operators or a quantization record); quantize the "
                          "fp32 model it came from" + (" (its ensemble members' fp32 sources, then ensemble those)"
                                                       if fp32.members else ""))
     faces = calibration_faces(calibrate, fp32.image_size, n_calibration, seed)
