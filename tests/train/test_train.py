@@ -232,6 +232,36 @@ def test_init_from_checkpoint_with_other_classes(tmp_path, toy_dataset):
         train(tiny_config(tmp_path / "f", init_from=str(tmp_path / "nope.pt")), dataset=toy_dataset, progress=False)
 
 
+def test_init_partial_takes_the_tensors_that_fit(tmp_path, toy_dataset, caplog):
+    from ferkit.models.checkpoint import read_checkpoint
+    from ferkit.train.trainer import Trainer
+
+    # a VGG with a fully connected head teaches its convolutions to a vgg_compact (global-pool head)
+    fc = train(tiny_config(tmp_path / "fc", model="vgg", model_cfg={**TINY, "fc_dims": (32,)}, input_size=40,
+                           epochs=1), dataset=toy_dataset, progress=False)
+    saved = read_checkpoint(fc.best_checkpoint)["state_dict"]
+    with caplog.at_level(logging.INFO, logger="ferkit.train"):
+        t = Trainer(tiny_config(tmp_path / "gap", init_from=str(fc.best_checkpoint), init_partial=True),
+                    dataset=toy_dataset, progress=False)
+    own = t.model.state_dict()
+    convs = [k for k in own if k.startswith("features.")]
+    assert convs and all(k in saved for k in convs)
+    for k in convs:  # every convolution and BatchNorm statistic is the checkpoint's
+        torch.testing.assert_close(own[k], saved[k], rtol=0, atol=0, msg=k)
+    assert own["head.3.weight"].shape == (7, 16) and "head.3.weight" not in saved  # its head: head.2, head.5
+    assert "fresh: head.3.bias, head.3.weight" in caplog.text
+    assert t.fit().best_checkpoint.exists()
+
+    # nothing fits: refused before training; and init_partial alone means nothing
+    with pytest.raises(OptionError, match="none of its tensors fits the 'resnet' model"):
+        train(tiny_config(tmp_path / "r", model="resnet", model_cfg={"widths": (4, 4, 4, 4)},
+                          init_from=str(fc.best_checkpoint), init_partial=True), dataset=toy_dataset, progress=False)
+    with pytest.raises(OptionError, match="init_partial needs init_from"):
+        tiny_config(tmp_path / "n", init_partial=True)
+    with pytest.raises(OptionError, match="init_partial must be true or false"):
+        tiny_config(tmp_path / "s", init_from=str(fc.best_checkpoint), init_partial="yes")
+
+
 def test_resume_rebuilds_the_checkpoints_model(tmp_path, toy_dataset, caplog):
     from ferkit.models.checkpoint import read_checkpoint
     from ferkit.train.trainer import Trainer

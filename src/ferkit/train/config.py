@@ -42,6 +42,9 @@ class TrainConfig:
     #: start from the weights of this checkpoint (same architecture and model_cfg); when its class
     #: count differs from the dataset's, the final classifier is replaced by a fresh one
     init_from: str | None = None
+    #: with init_from: load only the tensors whose name and shape match the model this config builds (e.g. a
+    #: pruned VGG's convolutions into vgg_compact, whose head differs); the rest start fresh, and are logged
+    init_partial: bool = False
     #: faces are resized to image_size; the model sees input_size crops (None: the model's default)
     image_size: int = 48
     input_size: int | None = None
@@ -118,6 +121,10 @@ class TrainConfig:
                 raise OptionError(f"model_cfg.{key} cannot be set: {hint}")
         check_model_cfg(self.model, self.model_cfg, where="model_cfg keys")
         self.init_from = _path_str("init_from", self.init_from, optional=True) or None
+        if not isinstance(self.init_partial, bool):
+            raise OptionError(f"init_partial must be true or false, got {self.init_partial!r}")
+        if self.init_partial and not self.init_from:
+            raise OptionError("init_partial needs init_from: the checkpoint to take matching weights from")
         self.image_size = check_int("", "image_size", self.image_size, lo=8, hi=1024)
         self.input_size = check_int("", "input_size", self.input_size, lo=8, hi=1024, optional=True)
         size = self.input_size or model_entry(self.model).input_size

@@ -426,6 +426,8 @@ class Trainer:
         state = read_checkpoint(path)
         saved = state["model"]
         cfg = self.cfg
+        if cfg.init_partial:
+            return self._partial_model_from(path, state)
         if saved["name"] != cfg.model:
             raise OptionError(
                 f"init_from {path} holds a {saved['name']!r} model, but the config trains {cfg.model!r}: "
@@ -462,6 +464,23 @@ class Trainer:
                 log.warning("%s was trained on classes %s; this dataset has %s: the classifier is kept as it is",
                             path, state.get("classes"), list(self.ds.classes))
             log.info("initialised every weight from %s", path)
+        return model
+
+    def _partial_model_from(self, path: str | Path, state: dict[str, Any]) -> torch.nn.Module:
+        """``init_partial``: the config's model, with every tensor of checkpoint ``path`` whose name and shape
+        match; the others keep their fresh initialisation."""
+        cfg = self.cfg
+        model = create(cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg)
+        own = model.state_dict()
+        saved = state["state_dict"]
+        taken = {k: v for k, v in saved.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+        if not taken:
+            raise OptionError(f"init_from {path}: none of its tensors fits the {cfg.model!r} model this config "
+                              "builds (init_partial loads tensors of the same name and shape)")
+        model.load_state_dict(taken, strict=False)
+        fresh = sorted(k for k in own if k not in taken)
+        log.info("initialised %d of %d tensors from %s (%s model); fresh: %s", len(taken), len(own), path,
+                 state["model"]["name"], ", ".join(fresh) or "none")
         return model
 
     # ----------------------------------------------------------------- state
