@@ -91,3 +91,24 @@ def test_prune_then_finetune_from_the_cli(tmp_path, capsys):
         prune_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "x", 1.5)
     with pytest.raises(OptionError, match="needs the training data"):
         prune_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "x", 0.3, finetune_epochs=1)
+
+
+def conv_widths(model: torch.nn.Module) -> list[int]:
+    return [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+def test_round_to_keeps_channel_counts_aligned(tmp_path):
+    torch.manual_seed(0)
+    exact = prune_model(create("vgg_compact", widths=(24, 40)).eval(), 0.1, 40)
+    assert conv_widths(exact) == [21, 21, 36, 36]  # about 10% of each group, whatever the kernels prefer
+    aligned = prune_model(create("vgg_compact", widths=(24, 40)).eval(), 0.1, 40, round_to=8)
+    assert conv_widths(aligned) == [16, 16, 32, 32]  # kept channels rounded down to multiples of 8
+    assert aligned(torch.randn(2, 1, 40, 40)).shape == (2, 7) and aligned.ferkit_cfg["pruning_round_to"] == 8
+    with pytest.raises(OptionError, match="round_to must be >= 1"):
+        prune_model(create("vgg_compact", widths=(24, 40)).eval(), 0.1, 40, round_to=0)
+    classes = [f"c{i}" for i in range(7)]
+    ckpt = save_checkpoint(tmp_path / "m.pt", create("vgg_compact", widths=(24, 40)).eval(), classes,
+                           {"image_size": 48, "input_size": 40, "mean": 0.5, "std": 0.25})
+    assert main(["prune", str(ckpt), "--ratio", "0.1", "--round-to", "8", "--out", str(tmp_path / "p"), "--json"]) == 0
+    report = json.loads((tmp_path / "p" / "prune_report.json").read_text())
+    assert report["round_to"] == 8 and conv_widths(load_checkpoint(tmp_path / "p" / "pruned.pt")[0]) == [16, 16, 32, 32]

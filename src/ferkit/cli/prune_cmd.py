@@ -13,6 +13,9 @@ def add_parser(sub) -> None:
         "parameters, MACs, faces/s and validation accuracy before, after pruning and after fine-tuning.")
     p.add_argument("checkpoint")
     p.add_argument("--ratio", type=float, required=True, help="share of channels removed per layer group, 0-0.95")
+    p.add_argument("--round-to", type=int, metavar="N",
+                   help="round the channels each layer group keeps down to a multiple of N (8 suits CPU kernels; "
+                   "default: exactly the ratio)")
     p.add_argument("--finetune-epochs", type=int, default=0, help="epochs of fine-tuning after pruning (default 0)")
     p.add_argument("--data", help="dataset for fine-tuning and the validation accuracy")
     p.add_argument("--out", required=True, help="folder: pruned.pt, finetune/ and prune_report.json")
@@ -29,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from ferkit.compress.prune import prune_checkpoint
 
     report = prune_checkpoint(args.checkpoint, args.out, args.ratio, args.finetune_epochs, args.data, args.set,
-                              progress=False if args.no_progress else None, overwrite=args.overwrite)
+                              progress=False if args.no_progress else None, overwrite=args.overwrite,
+                              round_to=args.round_to)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -232,7 +232,8 @@ def card_markdown(card: dict) -> str:
         lines += [text + ".", ""]
     if "pruning" in comp:
         pr = comp["pruning"]
-        lines += [(f"Pruned from `{pr['checkpoint']}` at ratio {pr['ratio']} ({pr['method']}): "
+        aligned = f", channels kept rounded down to multiples of {pr['round_to']}" if pr.get("round_to") else ""
+        lines += [(f"Pruned from `{pr['checkpoint']}` at ratio {pr['ratio']} ({pr['method']}{aligned}): "
                   f"{pr['before']['parameters']:,} -> {pr['pruned']['parameters']:,} parameters, "
                   f"{pr['before']['macs'] / 1e6:.1f}M -> {pr['pruned']['macs'] / 1e6:.1f}M MACs per face."), "",
                   *_pruning_stages(pr)]
