@@ -177,9 +177,7 @@ class Trainer:
         elif cfg.init_from:
             self.model = self._model_from(cfg.init_from)
         else:
-            self.model = create(
-                cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg
-            )
+            self.model = self._fresh_model()
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self._setup_balance()
         self._check_mixup()
@@ -362,6 +360,11 @@ class Trainer:
                 f"fingerprint {own['fingerprint']}): resume on the same dataset, or start a new run"
             )
 
+    def _fresh_model(self) -> torch.nn.Module:
+        """The config's model for the dataset's classes, freshly initialised."""
+        cfg = self.cfg
+        return create(cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg)
+
     def _config_model(self) -> dict[str, Any]:
         """How the config's model would be built (as ``model.ferkit_cfg`` records it)."""
         return {"name": self.cfg.model, "num_classes": len(self.ds.classes), "in_chans": 1,
@@ -470,7 +473,7 @@ class Trainer:
         """``init_partial``: the config's model, with every tensor of checkpoint ``path`` whose name and shape
         match; the others keep their fresh initialisation."""
         cfg = self.cfg
-        model = create(cfg.model, num_classes=len(self.ds.classes), input_size=self.input_size, **cfg.model_cfg)
+        model = self._fresh_model()
         own = model.state_dict()
         saved = state["state_dict"]
         taken = {k: v for k, v in saved.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
