@@ -143,3 +143,36 @@ def test_out_under_a_file_is_one_line_for_train_and_folds(tmp_path, npz, capsys)
     assert code == 2 and "cannot create its folder" in err and "Traceback" not in err
     code, out, err = run(capsys, "--data", npz, "--out", blocker / "cv", "--folds", "2", "--epochs", "1", *TINY)
     assert code == 2 and "cannot create its folder" in err and "Traceback" not in err
+
+
+def test_resume_alone_continues_with_the_runs_own_config(tmp_path, npz, capsys):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("label_smoothing = 0.05\n[augment]\nrotate = 3.0\n")
+    first = tmp_path / "first"
+    code, _, err = run(capsys, "--config", cfg, "--data", npz, "--out", first, "--epochs", "1", "--seed", "5", *TINY)
+    assert code == 0, err
+    # the folder moves; `--resume` alone continues there, with the recorded config; --epochs extends it
+    moved = tmp_path / "moved"
+    first.rename(moved)
+    code, stdout, err = run(capsys, "--resume", moved / "last.pt", "--epochs", "2", "--no-progress")
+    assert code == 0, err
+    assert json.loads(stdout)["epochs_run"] == 2
+    saved = read_checkpoint(moved / "last.pt")
+    assert saved["epoch"] == 2 and saved["train_config"]["out"] == str(moved)
+    assert saved["train_config"]["label_smoothing"] == 0.05 and saved["train_config"]["seed"] == 5
+    assert saved["train_config"]["augment"]["rotate"] == 3.0 and tuple(saved["train_config"]["model_cfg"]["widths"]) == (4, 8)
+    assert [ln.split(",")[0] for ln in (moved / "metrics.csv").read_text().splitlines()] == ["epoch", "1", "2"]
+    # without --config a changed training set is still refused (the recorded config, then the override)
+    code, _, err = run(capsys, "--resume", moved / "last.pt", "--epochs", "3", "--set", "train_limit=20")
+    assert code == 2 and "another training set" in err
+
+    # a checkpoint that records no training config: one line asking for --config
+    import torch
+
+    state = read_checkpoint(moved / "last.pt")
+    del state["train_config"]
+    bare = tmp_path / "bare" / "last.pt"
+    bare.parent.mkdir()
+    torch.save(state, bare)
+    code, _, err = run(capsys, "--resume", bare, "--epochs", "3")
+    assert code == 2 and "records no training config" in err and "--config" in err and "Traceback" not in err

@@ -41,7 +41,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
     p.add_argument("--resume", metavar="CHECKPOINT",
-                   help="continue a run from its last.pt (with the architecture that checkpoint was trained with)")
+                   help="continue a run from its last.pt: with the config that checkpoint records (unless --config is "
+                   "given; flags and --set still override it, e.g. --epochs to extend the run), in its folder "
+                   "(unless --out), with the architecture it was trained with")
     p.add_argument("--overwrite", action="store_true",
                    help="start over in an --out folder that holds an earlier run (its last.pt, best.pt, "
                    "metrics.csv, curves.png and config.json are replaced)")
@@ -67,13 +69,22 @@ def run(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     if args.resume and args.overwrite:
         raise OptionError("--resume continues the run in --out and --overwrite replaces it: give one of them")
 
-    from ferkit.train import load_config, train
+    from pathlib import Path
+
+    from ferkit.train import load_config, run_config, train
     from ferkit.train.trainer import check_out
 
-    flags = {"data": args.data, "out": args.out, "model": args.arch, "epochs": args.epochs,
+    out = args.out
+    if args.resume and not args.config and out is None:
+        out = str(Path(args.resume).parent)  # the run's folder, wherever it has moved
+    flags = {"data": args.data, "out": out, "model": args.arch, "epochs": args.epochs,
              "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     overrides = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = load_config(args.config, overrides + args.set + (extra or []))
+    overrides += args.set + (extra or [])
+    if args.resume and not args.config:  # the run's own config, as its checkpoint records it
+        cfg = run_config(args.resume, overrides)
+    else:
+        cfg = load_config(args.config, overrides)
     if not cfg.data:
         raise OptionError("no dataset: give --data PATH or data = ... in the config")
     progress = False if args.no_progress else None

@@ -331,3 +331,19 @@ def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     d = read_config_file(path) if path else {}
     return TrainConfig.from_dict(apply_overrides(d, overrides or []))
+
+
+def run_config(checkpoint: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """The config a run's checkpoint was trained with (the ``train_config`` it records), with ``overrides``
+    applied (``epochs=60`` to extend it, ``data=...`` where the dataset has moved): what ``ferkit train
+    --resume CHECKPOINT`` continues when no ``--config`` is given."""
+    from ferkit.models.checkpoint import read_checkpoint  # (loads PyTorch)
+
+    saved = read_checkpoint(checkpoint).get("train_config")
+    if not isinstance(saved, dict):
+        raise InputError(f"{checkpoint} records no training config (not written by ferkit train): "
+                         "give the run's --config to resume it")
+    try:
+        return TrainConfig.from_dict(apply_overrides(saved, overrides or []))
+    except OptionError as exc:
+        raise OptionError(f"{checkpoint}: its recorded training config: {exc}") from exc
