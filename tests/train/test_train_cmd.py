@@ -160,7 +160,8 @@ def test_resume_alone_continues_with_the_runs_own_config(tmp_path, npz, capsys):
     saved = read_checkpoint(moved / "last.pt")
     assert saved["epoch"] == 2 and saved["train_config"]["out"] == str(moved)
     assert saved["train_config"]["label_smoothing"] == 0.05 and saved["train_config"]["seed"] == 5
-    assert saved["train_config"]["augment"]["rotate"] == 3.0 and tuple(saved["train_config"]["model_cfg"]["widths"]) == (4, 8)
+    assert saved["train_config"]["augment"]["rotate"] == 3.0
+    assert tuple(saved["train_config"]["model_cfg"]["widths"]) == (4, 8)
     assert [ln.split(",")[0] for ln in (moved / "metrics.csv").read_text().splitlines()] == ["epoch", "1", "2"]
     # without --config a changed training set is still refused (the recorded config, then the override)
     code, _, err = run(capsys, "--resume", moved / "last.pt", "--epochs", "3", "--set", "train_limit=20")
