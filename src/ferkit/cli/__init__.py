@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("ferkit.cli.evaluate_cmd", "evaluate a checkpoint or ONNX model on a dataset split"),
     "export": ("ferkit.cli.export_cmd", "export a checkpoint to ONNX"),
     "prune": ("ferkit.cli.prune_cmd", "remove channels from a trained model, then fine-tune it"),
+    "soup": ("ferkit.cli.soup_cmd", "average the weights of several checkpoints into one model"),
     "quantize": ("ferkit.cli.quantize_cmd", "int8 quantization of an ONNX model, checked against fp32"),
     "ensemble": ("ferkit.cli.ensemble_cmd", "average several ONNX models in one ONNX model"),
     "predict": ("ferkit.cli.predict_cmd", "emotion probabilities of face crops"),

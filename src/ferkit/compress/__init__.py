@@ -1,1 +1,2 @@
-"""Model compression that trains: structured pruning with fine-tuning (ferkit prune)."""
+"""Model compression that trains or chooses: structured pruning with fine-tuning (ferkit prune) and weight
+averaging of fine-tuned checkpoints into one model (ferkit soup)."""

@@ -43,8 +43,8 @@ def _checkpoint_head(checkpoint: str | Path, clf: EmotionClassifier) -> dict:
             "selection": "best validation (FER2013 PublicTest) accuracy",
         },
     }
-    # how the model was made beyond plain training: distilled from a teacher, pruned
-    compression = {k: state[k] for k in ("distillation", "pruning") if state.get(k)}
+    # how the model was made beyond plain training: distilled from a teacher, pruned, averaged (a soup)
+    compression = {k: state[k] for k in ("distillation", "pruning", "soup") if state.get(k)}
     if compression:
         head["compression"] = compression
     return head
@@ -204,6 +204,20 @@ def _single_model_lines(card: dict) -> list[str]:
     ]
 
 
+def _soup_lines(soup: dict) -> list[str]:
+    """How a soup (``ferkit soup``) was made: its ingredients and their own accuracies, the greedy trace."""
+    bn = ("re-estimated on clean training faces" if soup["bn"] == "recalibrate" else "averaged like the weights")
+    head = (f"Weights averaged ({soup['method']} soup, batch-norm statistics {bn}) from {len(soup['chosen'])} of "
+            f"{len(soup['ingredients'])} checkpoints, chosen on the `{soup['split']}` split of `{soup['dataset']}` "
+            f"(accuracy of the average {soup['accuracy']:.4f}):")
+    lines = [head, ""]
+    chosen = set(soup["chosen"])
+    for ing in soup["ingredients"]:
+        used = "in the soup" if ing["checkpoint"] in chosen else "left out"
+        lines.append(f"- `{ing['checkpoint']}`: {ing['accuracy']:.4f} alone, {used}")
+    return lines
+
+
 def card_markdown(card: dict) -> str:
     t = card["training"]
     lines = [
@@ -237,6 +251,8 @@ def card_markdown(card: dict) -> str:
                   f"{pr['before']['parameters']:,} -> {pr['pruned']['parameters']:,} parameters, "
                   f"{pr['before']['macs'] / 1e6:.1f}M -> {pr['pruned']['macs'] / 1e6:.1f}M MACs per face."), "",
                   *_pruning_stages(pr)]
+    if "soup" in comp:
+        lines += [*_soup_lines(comp["soup"]), ""]
     if "quantization" in comp:
         q = comp["quantization"]
         lines += [(f"Quantized ({q['method']}, {q['format']}, {q['activations']} activations, {q['weights']} weights, "
