@@ -125,6 +125,14 @@ def test_soup_refuses_what_cannot_be_averaged(ingredients, tmp_path):
         make_soup(paths[:2], tmp_path / "s.pt", npz, method="best")
     with pytest.raises(InputError, match="ONNX"):
         make_soup([paths[0], tmp_path / "m.onnx"], tmp_path / "s.pt", npz)
+    big = tmp_path / "big.npz"
+    np.savez(big, images=np.zeros((30, 64, 64), np.uint8), labels=np.arange(30) % 7, usage=np.arange(30) % 3)
+    with pytest.raises(InputError, match="64x64"):
+        make_soup(paths[:2], tmp_path / "s.pt", big)
+    no_split = tmp_path / "nosplit.npz"
+    np.savez(no_split, images=np.zeros((30, 48, 48), np.uint8), labels=np.arange(30) % 7)
+    with pytest.raises(InputError, match="no validation split"):
+        make_soup(paths[:2], tmp_path / "s.pt", no_split)
     assert not (tmp_path / "s.pt").exists()
 
 

@@ -101,8 +101,13 @@ class _Judge:
     def __init__(self, first: str | Path, data: str | Path, split: str, bn: str, bn_faces: int):
         self.clf = EmotionClassifier(first)
         self.ds, self.split = load_dataset(data, size=self.clf.image_size, progress=False), split
-        if len(self.ds.select_split(split)) == 0:
-            raise InputError(f"{data}: no {split} images to choose on")
+        size = self.clf.image_size
+        if self.ds.image_size != (size, size):
+            raise InputError(f"{data}: images are {self.ds.image_size[0]}x{self.ds.image_size[1]}, the checkpoints "
+                             f"expect {size}x{size} faces")
+        if not self.ds.has_official_split or len(self.ds.select_split(split)) == 0:
+            raise InputError(f"{data}: no validation split to choose on (FER2013's PublicTest, a usage column or a "
+                             "val folder); a soup is chosen on it, never on the test split")
         self.bn = bn
         if bn == "recalibrate":
             if self.clf.takes_regions:
