@@ -26,6 +26,7 @@ from ferkit.core.preprocess import model_input
 from ferkit.data.load import load_dataset
 from ferkit.evaluate.evaluator import evaluate
 from ferkit.infer.classifier import EmotionClassifier
+from ferkit.models.batchnorm import batchnorms, estimating_batchnorm
 from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
 
 log = logging.getLogger("ferkit.train")
@@ -78,20 +79,11 @@ def recalibrate_batchnorm(model: torch.nn.Module, faces: np.ndarray, preprocess:
                           batch_size: int = 256) -> None:
     """Re-estimate ``model``'s batch-norm statistics (reset, then a cumulative average over the batches) on
     ``faces`` seen as at validation (the centre crop, no augmentation); dropout stays off. In place."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
+    if not batchnorms(model):
         return
-    momenta = [m.momentum for m in norms]
-    model.eval()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-        m.train()
-    for start in range(0, len(faces), batch_size):
-        model(torch.from_numpy(model_input(faces[start : start + batch_size], preprocess)))
-    for m, momentum in zip(norms, momenta):
-        m.momentum = momentum
-    model.eval()
+    with estimating_batchnorm(model):
+        for start in range(0, len(faces), batch_size):
+            model(torch.from_numpy(model_input(faces[start : start + batch_size], preprocess)))
 
 
 class _Judge:

@@ -40,6 +40,7 @@ from ferkit.data.splits import check_no_leak, train_val_indices
 from ferkit.evaluate.metrics import label_metrics
 from ferkit.infer.classifier import BUNDLED_MODELS
 from ferkit.models import create, model_entry
+from ferkit.models.batchnorm import batchnorms, estimating_batchnorm
 from ferkit.models.checkpoint import model_from_state, read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
 from ferkit.train.augment import augment_batch, augment_whole_batch, mixup
@@ -670,27 +671,18 @@ class Trainer:
         """Re-estimate ``model``'s batch-norm statistics (reset, then a cumulative average) on the first
         :attr:`BN_FACES` clean training faces, as they are seen at validation; no random draws, so a resumed
         run is unchanged."""
-        norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        if not norms:
+        if not batchnorms(model):
             return
-        momenta = [m.momentum for m in norms]
-        model.eval()  # dropout and the like as at validation; only the batch norms learn their statistics
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None
-            m.train()
         chosen = self.train_idx[: self.BN_FACES]
-        for start in range(0, len(chosen), 256):
-            idx = chosen[start : start + 256]
-            x = torch.from_numpy(model_input(self.ds.images[idx], self.preprocess))
-            r = None
-            if self.regions_all is not None:
-                r = torch.from_numpy(region_views(self.regions_all[idx], self.preprocess)[0])
-            with self._autocast():
-                self._forward(model, x.contiguous(memory_format=self.memory_format), r)
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
-        model.eval()
+        with estimating_batchnorm(model):
+            for start in range(0, len(chosen), 256):
+                idx = chosen[start : start + 256]
+                x = torch.from_numpy(model_input(self.ds.images[idx], self.preprocess))
+                r = None
+                if self.regions_all is not None:
+                    r = torch.from_numpy(region_views(self.regions_all[idx], self.preprocess)[0])
+                with self._autocast():
+                    self._forward(model, x.contiguous(memory_format=self.memory_format), r)
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module | None = None) -> tuple[float, float, dict[str, float]]:
