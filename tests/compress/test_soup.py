@@ -89,8 +89,11 @@ def test_greedy_soup_is_never_worse_than_its_best_ingredient_and_is_a_checkpoint
     assert read_checkpoint(tmp_path / "soup.pt")["soup"] == record
     from ferkit.export.model_card import card_markdown, make_model_card
 
-    md = card_markdown(make_model_card(tmp_path / "soup.pt", onnx_path, npz))
-    assert "greedy soup" in md and f"{own[best]:.4f} alone, in the soup" in md
+    card = make_model_card(tmp_path / "soup.pt", onnx_path, npz)
+    assert card["training"]["selection"].startswith("greedy soup")
+    md = card_markdown(card)
+    assert "greedy soup" in md and f"{own[best]:.4f} alone, in the soup" in md and "(epoch None)" not in md
+    assert f"`{paths[1]}` (epoch 2):" in md  # the epoch its run saved
 
 
 def test_uniform_soup_of_copies_is_the_model_itself(ingredients, tmp_path):

@@ -150,7 +150,8 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
         own.append(judge.accuracy(s["state_dict"]))
         log.info("ingredient %s: %s accuracy %.4f", name, split, own[-1])
     record: dict[str, Any] = {"method": method, "bn": bn, "split": split, "dataset": str(data),
-                              "ingredients": [{"checkpoint": n, "accuracy": a} for n, a in zip(names, own)]}
+                              "ingredients": [{"checkpoint": n, "epoch": s.get("epoch"), "accuracy": a}
+                                              for n, s, a in zip(names, states, own)]}
     if method == "uniform":
         chosen = list(range(len(states)))
         accuracy = judge.accuracy(average_weights([s["state_dict"] for s in states]))

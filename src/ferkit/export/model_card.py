@@ -40,7 +40,8 @@ def _checkpoint_head(checkpoint: str | Path, clf: EmotionClassifier) -> dict:
             "dataset": state.get("dataset"),
             "config": state.get("train_config"),
             "selected_epoch": state.get("epoch"),
-            "selection": "best validation (FER2013 PublicTest) accuracy",
+            "selection": (f"{state['soup']['method']} soup of checkpoints on validation (FER2013 PublicTest) accuracy"
+                          if state.get("soup") else "best validation (FER2013 PublicTest) accuracy"),
         },
     }
     # how the model was made beyond plain training: distilled from a teacher, pruned, averaged (a soup)
@@ -198,8 +199,9 @@ def _single_model_lines(card: dict) -> list[str]:
         f"{pre['input_size']} px crop, /255, mean {pre['mean']}, std {pre['std']}"),
         "",
         "## Data and protocol",
-        (f"Trained on {t['dataset']} Training (28,709 images); checkpoint selected by {t['selection']} "
-        f"(epoch {t['selected_epoch']}); PrivateTest is reported only, never used to choose anything."),
+        (f"Trained on {t['dataset']} Training (28,709 images); checkpoint selected by {t['selection']}"
+        + (f" (epoch {t['selected_epoch']})" if t.get("selected_epoch") is not None else "")
+        + "; PrivateTest is reported only, never used to choose anything."),
         "",
     ]
 
@@ -214,7 +216,8 @@ def _soup_lines(soup: dict) -> list[str]:
     chosen = set(soup["chosen"])
     for ing in soup["ingredients"]:
         used = "in the soup" if ing["checkpoint"] in chosen else "left out"
-        lines.append(f"- `{ing['checkpoint']}`: {ing['accuracy']:.4f} alone, {used}")
+        epoch = f" (epoch {ing['epoch']})" if ing.get("epoch") is not None else ""
+        lines.append(f"- `{ing['checkpoint']}`{epoch}: {ing['accuracy']:.4f} alone, {used}")
     return lines
 
 
