@@ -136,6 +136,10 @@ def test_soup_refuses_what_cannot_be_averaged(ingredients, tmp_path):
     np.savez(no_split, images=np.zeros((30, 48, 48), np.uint8), labels=np.arange(30) % 7)
     with pytest.raises(InputError, match="no validation split"):
         make_soup(paths[:2], tmp_path / "s.pt", no_split)
+    region_pre = {**PRE, "input_size": 48}
+    regions = [save_checkpoint(tmp_path / f"r{i}.pt", create("regions"), CLASSES, region_pre) for i in range(2)]
+    with pytest.raises(OptionError, match="--bn average"):
+        make_soup(regions, tmp_path / "s.pt", npz)
     assert not (tmp_path / "s.pt").exists()
 
 

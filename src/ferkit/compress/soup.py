@@ -104,7 +104,7 @@ class _Judge:
         if bn == "recalibrate":
             if self.clf.takes_regions:
                 raise OptionError("re-estimating batch-norm statistics is not supported for the region model "
-                                  "(it needs landmarks of every training face): use bn='average'")
+                                  "(it needs landmarks of every training face): use --bn average")
             train = self.ds.select_split("train")
             if len(train) == 0:
                 raise InputError(f"{data}: no training images to re-estimate batch-norm statistics on")
@@ -129,8 +129,9 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
               overwrite: bool = False) -> dict[str, Any]:
     """Average ``checkpoints`` into the checkpoint ``out`` (with a ``soup`` record: method, ingredients and
     their accuracies, the greedy trace) and return that record. ``data``: the dataset whose validation split
-    (FER2013 PublicTest; never the test split) ranks and chooses, and whose training faces (``bn_faces`` of them, a fixed sample)
-    re-estimate batch-norm statistics. The written checkpoint trains, exports and evaluates like any other."""
+    (FER2013 PublicTest; never the test split) ranks and chooses, and whose training faces (``bn_faces`` of
+    them, a fixed sample) re-estimate batch-norm statistics. The written checkpoint trains, exports and
+    evaluates like any other."""
     check_choice("soup", "method", method, METHODS)
     check_choice("soup", "bn", bn, BN_MODES)
     check_int("soup", "bn_faces", bn_faces, lo=1)
