@@ -16,6 +16,6 @@ def test_side_by_side_prints_a_row_of_medians_per_model(monkeypatch, capsys):
     module.main()
     out = capsys.readouterr().out
     assert "2 alternating rounds" in out
-    rows = {m: re.search(rf"^\| {m} \| ([\d,]+) \| ([\d,]+) \|$", out, re.M) for m in ("default", "fast")}
+    rows = {m: re.search(rf"^\| {m} \| ([\d,]+) \| ([\d,]+) \|$", out, re.MULTILINE) for m in ("default", "fast")}
     assert all(rows.values()), out
     assert all(int(r.group(i).replace(",", "")) > 0 for r in rows.values() for i in (1, 2))
