@@ -22,6 +22,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=1.5, help="per model, batch size and round")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    if args.rounds < 1 or args.seconds <= 0:
+        ap.error("--rounds must be 1 or more and --seconds above 0")
+    if len(set(args.models)) != len(args.models):
+        ap.error("a model is named twice: name each once")
     clfs = [EmotionClassifier(m, threads=args.threads) for m in args.models]
     print(f"{host_cpu()}, {args.threads} threads, {args.rounds} alternating rounds of {args.seconds} s, medians")
     print("| model | faces/s batch 1 | faces/s batch 64 |\n|---|---|---|")

@@ -13,7 +13,8 @@ from ferkit.data import load_dataset
 from ferkit.evaluate import evaluate
 from ferkit.export import export_onnx
 from ferkit.models import create
-from ferkit.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from ferkit.models.batchnorm import batchnorms
+from ferkit.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, update_checkpoint
 from ferkit.train import TrainConfig, train
 
 PRE = {"image_size": 48, "input_size": 40, "mean": 0.5, "std": 0.25}
@@ -50,6 +51,15 @@ def test_recalibrated_batchnorm_holds_the_statistics_of_the_faces():
     assert torch.allclose(bn.running_var, act.var((0, 2, 3)), rtol=0.05)
 
 
+def test_batch_norm_of_pooled_features_takes_a_last_batch_of_one_face():
+    torch.manual_seed(0)
+    model = create("dan").eval()  # BatchNorm1d after pooling: a batch of one face cannot train it
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    recalibrate_batchnorm(model, faces, {**PRE, "input_size": 48}, batch_size=4)  # 4 + 1 -> one batch of 5
+    assert all(int(m.num_batches_tracked) == 1 for m in batchnorms(model))
+
+
 @pytest.fixture(scope="module")
 def ingredients(tmp_path_factory):
     """A trained toy run, a warm restart of it (one basin), and an untrained model of the same architecture."""
@@ -80,6 +90,9 @@ def test_greedy_soup_is_never_worse_than_its_best_ingredient_and_is_a_checkpoint
         assert 0 <= own[str(path)] <= 1
     best = max(own, key=own.get)
     assert record["chosen"][0] == best and record["accuracy"] >= own[best]
+    # the run and its warm restart average well; the untrained model of the same architecture is left out
+    assert sorted(record["chosen"]) == sorted(map(str, paths[:2]))
+    assert [r["kept"] for r in record["trace"]] == [True, False] and record["trace"][1]["checkpoint"] == str(paths[2])
     assert len(record["trace"]) == len(paths) - 1
     assert [r["kept"] for r in record["trace"]] == [r["checkpoint"] in record["chosen"] for r in record["trace"]]
     # the written soup scores what the record says, as a checkpoint and exported to ONNX
@@ -90,18 +103,25 @@ def test_greedy_soup_is_never_worse_than_its_best_ingredient_and_is_a_checkpoint
     from ferkit.export.model_card import card_markdown, make_model_card
 
     card = make_model_card(tmp_path / "soup.pt", onnx_path, npz)
-    assert card["training"]["selection"].startswith("greedy soup")
+    assert card["training"]["selection"] == f"a greedy soup of checkpoints on val accuracy of `{npz}`"
     md = card_markdown(card)
-    assert "greedy soup" in md and f"{own[best]:.4f} alone, in the soup" in md and "(epoch None)" not in md
+    assert "greedy soup" in md and "(epoch None)" not in md
+    assert f"{own[best]:.4f} alone (its batch-norm statistics re-estimated), in the soup" in md
     assert f"`{paths[1]}` (epoch 2):" in md  # the epoch its run saved
 
 
 def test_uniform_soup_of_copies_is_the_model_itself(ingredients, tmp_path):
     npz, paths = ingredients
-    copy = tmp_path / "copy.pt"
+    first, copy = tmp_path / "first.pt", tmp_path / "copy.pt"
+    first.write_bytes(paths[0].read_bytes())
     copy.write_bytes(paths[0].read_bytes())
-    record = make_soup([paths[0], copy], tmp_path / "soup.pt", npz, method="uniform", bn="average")
-    assert record["chosen"] == [str(paths[0]), str(copy)]
+    update_checkpoint(first, pruning={"ratio": 0.5})  # how the first ingredient was made stays on record
+    record = make_soup([first, copy], tmp_path / "soup.pt", npz, method="uniform", bn="average")
+    assert record["chosen"] == [str(first), str(copy)]
+    assert read_checkpoint(tmp_path / "soup.pt")["pruning"] == {"ratio": 0.5}
+    from ferkit.export.model_card import _selection
+
+    assert _selection(read_checkpoint(tmp_path / "soup.pt")).startswith("none: a uniform soup")
     soup, _ = load_checkpoint(tmp_path / "soup.pt")
     model, _ = load_checkpoint(paths[0])
     x = torch.from_numpy(model_input(load_dataset(npz).images[:8], PRE))
@@ -124,6 +144,8 @@ def test_soup_refuses_what_cannot_be_averaged(ingredients, tmp_path):
     with pytest.raises(OutputExistsError):
         make_soup(paths[:2], tmp_path / "exists.pt", npz)
     assert (tmp_path / "exists.pt").read_bytes() == b"keep me"
+    with pytest.raises(OptionError, match="bn_faces must be >= 2"):
+        make_soup(paths[:2], tmp_path / "s.pt", npz, bn_faces=1)
     with pytest.raises(OptionError, match="method"):
         make_soup(paths[:2], tmp_path / "s.pt", npz, method="best")
     with pytest.raises(InputError, match="ONNX"):

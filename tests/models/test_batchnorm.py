@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ferkit.models import create
-from ferkit.models.batchnorm import batchnorms, estimating_batchnorm
+from ferkit.models.batchnorm import batch_slices, batchnorms, estimating_batchnorm
 
 
 def test_estimating_batchnorm_learns_the_batches_and_restores_the_model_even_on_error():
@@ -23,3 +23,10 @@ def test_estimating_batchnorm_learns_the_batches_and_restores_the_model_even_on_
     with pytest.raises(RuntimeError), estimating_batchnorm(model):
         raise RuntimeError("interrupted")
     assert not model.training and all(m.momentum == 0.1 for m in norms)
+
+
+def test_batch_slices_never_leave_a_batch_of_one():
+    assert batch_slices(10, 4) == [slice(0, 4), slice(4, 8), slice(8, 10)]
+    assert batch_slices(9, 4) == [slice(0, 4), slice(4, 9)]
+    assert batch_slices(8, 4) == [slice(0, 4), slice(4, 8)]
+    assert batch_slices(1, 4) == [slice(0, 1)] and batch_slices(0, 4) == []

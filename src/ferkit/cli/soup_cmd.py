@@ -10,7 +10,8 @@ def add_parser(sub) -> None:
         "soup", help="average the weights of several checkpoints into one model",
         description="Average the weights of checkpoints of one architecture fine-tuned from the same weights "
         "(a model soup): one model at one model's cost. greedy (default): the checkpoints ranked by their own "
-        "validation accuracy (FER2013 PublicTest), each added only if the average's accuracy does not drop; "
+        "validation accuracy (FER2013 PublicTest; each with its batch-norm statistics re-estimated too, unless --bn "
+        "average), each added only if the average's accuracy does not drop; "
         "uniform: all of them. Batch-norm statistics are re-estimated on clean training faces unless --bn "
         "average. The soup is a checkpoint that trains, exports and evaluates like any other; its record "
         "(ingredients, accuracies, trace) goes into the model card of what is exported from it.")
@@ -21,7 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--method", choices=("greedy", "uniform"), default="greedy")
     p.add_argument("--bn", choices=("recalibrate", "average"), default="recalibrate",
                    help="batch-norm statistics: re-estimated on training faces (default) or averaged")
-    p.add_argument("--bn-faces", type=int, default=4096, help="training faces that re-estimate them (default 4096)")
+    p.add_argument("--bn-faces", type=int, default=4096,
+                   help="training faces that re-estimate them (default 4096, at least 2)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out (never an ingredient)")
     p.add_argument("--json", action="store_true", help="print the soup's record as JSON")
     p.set_defaults(func=run)

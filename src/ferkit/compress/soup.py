@@ -3,7 +3,8 @@ from the same weights averaged into one model, which runs at the cost of one mod
 
 The *uniform* soup averages every ingredient. The *greedy* soup ranks the ingredients by their own accuracy on
 the validation split, starts from the best and adds each next one only if the average's validation accuracy
-does not drop; it is never worse than the best ingredient on that split (which, for FER2013, is PublicTest:
+does not drop; it is never worse on that split than the best ingredient measured the same way (with its
+batch-norm statistics re-estimated too, by default) (which, for FER2013, is PublicTest:
 the split that selects, never the one that is reported). Batch-norm statistics are either averaged like the
 weights or re-estimated on clean training faces for every average (``bn="recalibrate"``, as SWA does), since an
 average of weights does not see the average of their activations' statistics.
@@ -26,7 +27,7 @@ from ferkit.core.preprocess import model_input
 from ferkit.data.load import load_dataset
 from ferkit.evaluate.evaluator import evaluate
 from ferkit.infer.classifier import EmotionClassifier
-from ferkit.models.batchnorm import batchnorms, estimating_batchnorm
+from ferkit.models.batchnorm import batch_slices, batchnorms, estimating_batchnorm
 from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
 
 log = logging.getLogger("ferkit.train")
@@ -82,8 +83,8 @@ def recalibrate_batchnorm(model: torch.nn.Module, faces: np.ndarray, preprocess:
     if not batchnorms(model):
         return
     with estimating_batchnorm(model):
-        for start in range(0, len(faces), batch_size):
-            model(torch.from_numpy(model_input(faces[start : start + batch_size], preprocess)))
+        for part in batch_slices(len(faces), batch_size):
+            model(torch.from_numpy(model_input(faces[part], preprocess)))
 
 
 class _Judge:
@@ -134,7 +135,7 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     evaluates like any other."""
     check_choice("soup", "method", method, METHODS)
     check_choice("soup", "bn", bn, BN_MODES)
-    check_int("soup", "bn_faces", bn_faces, lo=1)
+    check_int("soup", "bn_faces", bn_faces, lo=2)  # batch statistics need two faces at least
     out = Path(out)
     if out.suffix != ".pt":
         raise OptionError(f"--out {out}: the soup is a checkpoint; give a .pt path")
@@ -172,7 +173,8 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     record["accuracy"] = accuracy
     model = judge.load(average_weights([states[i]["state_dict"] for i in chosen]))
     first = states[chosen[0]]
-    extra = {k: first[k] for k in ("dataset", "dataset_record", "train_config", "distillation") if k in first}
+    records = ("dataset", "dataset_record", "train_config", "distillation", "pruning")  # how its weights were made
+    extra = {k: first[k] for k in records if k in first}
     save_checkpoint(out, model, first["classes"], first["preprocess"], soup=record, **extra)
     log.info("wrote %s: %d of %d ingredients, %s accuracy %.4f", out, len(chosen), len(states), split, accuracy)
     return record

@@ -17,6 +17,16 @@ from ferkit.models.checkpoint import read_checkpoint
 HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "top2_accuracy", "top3_accuracy", "ece")
 
 
+def _selection(state: dict) -> str:
+    """How the checkpoint was chosen: by the trainer on validation accuracy, or as a soup (``ferkit soup``)."""
+    soup = state.get("soup")
+    if not soup:
+        return "best validation (FER2013 PublicTest) accuracy"
+    if soup["method"] == "uniform":
+        return f"none: a uniform soup, every one of {len(soup['ingredients'])} checkpoints averaged"
+    return f"a greedy soup of checkpoints on {soup['split']} accuracy of `{soup['dataset']}`"
+
+
 def _headline(report: dict) -> dict:
     out = {k: round(report[k], 4) for k in HEADLINE if k in report}
     out["n"] = report["n"]
@@ -40,8 +50,7 @@ def _checkpoint_head(checkpoint: str | Path, clf: EmotionClassifier) -> dict:
             "dataset": state.get("dataset"),
             "config": state.get("train_config"),
             "selected_epoch": state.get("epoch"),
-            "selection": (f"{state['soup']['method']} soup of checkpoints on validation (FER2013 PublicTest) accuracy"
-                          if state.get("soup") else "best validation (FER2013 PublicTest) accuracy"),
+            "selection": _selection(state),
         },
     }
     # how the model was made beyond plain training: distilled from a teacher, pruned, averaged (a soup)
@@ -214,10 +223,11 @@ def _soup_lines(soup: dict) -> list[str]:
             f"(accuracy of the average {soup['accuracy']:.4f}):")
     lines = [head, ""]
     chosen = set(soup["chosen"])
+    alone = " (its batch-norm statistics re-estimated)" if soup["bn"] == "recalibrate" else ""
     for ing in soup["ingredients"]:
         used = "in the soup" if ing["checkpoint"] in chosen else "left out"
         epoch = f" (epoch {ing['epoch']})" if ing.get("epoch") is not None else ""
-        lines.append(f"- `{ing['checkpoint']}`{epoch}: {ing['accuracy']:.4f} alone, {used}")
+        lines.append(f"- `{ing['checkpoint']}`{epoch}: {ing['accuracy']:.4f} alone{alone}, {used}")
     return lines
 
 

@@ -14,6 +14,15 @@ def batchnorms(model: torch.nn.Module) -> list[torch.nn.Module]:
     return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
 
 
+def batch_slices(n: int, size: int) -> list[slice]:
+    """Slices of ``n`` items in batches of ``size``, a last batch of one item joined to the one before: a batch
+    norm in training mode cannot take a single value per channel (``BatchNorm1d`` after pooling)."""
+    starts = list(range(0, n, size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    return [slice(a, b) for a, b in zip(starts, [*starts[1:], n])]
+
+
 @contextmanager
 def estimating_batchnorm(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     """Inside, every batch norm of ``model`` has reset statistics and learns them as a cumulative average over

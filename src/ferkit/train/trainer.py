@@ -40,7 +40,7 @@ from ferkit.data.splits import check_no_leak, train_val_indices
 from ferkit.evaluate.metrics import label_metrics
 from ferkit.infer.classifier import BUNDLED_MODELS
 from ferkit.models import create, model_entry
-from ferkit.models.batchnorm import batchnorms, estimating_batchnorm
+from ferkit.models.batchnorm import batch_slices, batchnorms, estimating_batchnorm
 from ferkit.models.checkpoint import model_from_state, read_checkpoint, save_checkpoint
 from ferkit.models.registry import BUILD_ARGS
 from ferkit.train.augment import augment_batch, augment_whole_batch, mixup
@@ -675,8 +675,8 @@ class Trainer:
             return
         chosen = self.train_idx[: self.BN_FACES]
         with estimating_batchnorm(model):
-            for start in range(0, len(chosen), 256):
-                idx = chosen[start : start + 256]
+            for part in batch_slices(len(chosen), 256):
+                idx = chosen[part]
                 x = torch.from_numpy(model_input(self.ds.images[idx], self.preprocess))
                 r = None
                 if self.regions_all is not None:
