@@ -36,6 +36,8 @@ METHODS = ("greedy", "uniform")
 BN_MODES = ("recalibrate", "average")
 #: what must be equal in every ingredient's checkpoint for their weights to be averaged
 SAME = ("model", "classes", "preprocess")
+#: the split a soup is chosen on: FER2013 PublicTest, never the test split
+SPLIT = "val"
 
 
 def check_ingredients(paths: list[str | Path]) -> list[dict[str, Any]]:
@@ -91,14 +93,14 @@ class _Judge:
     """Loads a state into one model and gives its accuracy on the validation split (``evaluate``'s metrics,
     in fp32 PyTorch), with batch-norm statistics re-estimated first when asked."""
 
-    def __init__(self, first: str | Path, data: str | Path, split: str, bn: str, bn_faces: int):
+    def __init__(self, first: str | Path, data: str | Path, bn: str, bn_faces: int):
         self.clf = EmotionClassifier(first)
-        self.ds, self.split = load_dataset(data, size=self.clf.image_size, progress=False), split
+        self.ds = load_dataset(data, size=self.clf.image_size, progress=False)
         size = self.clf.image_size
         if self.ds.image_size != (size, size):
             raise InputError(f"{data}: images are {self.ds.image_size[0]}x{self.ds.image_size[1]}, the checkpoints "
                              f"expect {size}x{size} faces")
-        if not self.ds.has_official_split or len(self.ds.select_split(split)) == 0:
+        if not self.ds.has_official_split or len(self.ds.select_split(SPLIT)) == 0:
             raise InputError(f"{data}: no validation split to choose on (FER2013's PublicTest, a usage column or a "
                              "val folder); a soup is chosen on it, never on the test split")
         self.bn = bn
@@ -122,7 +124,7 @@ class _Judge:
 
     def accuracy(self, weights: dict[str, torch.Tensor]) -> float:
         self.load(weights)
-        return float(evaluate(self.clf, self.ds, split=self.split)["accuracy"])
+        return float(evaluate(self.clf, self.ds, split=SPLIT)["accuracy"])
 
 
 def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, method: str = "greedy",
@@ -144,14 +146,13 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     if out.resolve() in {Path(c).resolve() for c in checkpoints}:
         raise OptionError(f"--out {out} is one of the ingredients; a soup never overwrites them")
     states = check_ingredients(checkpoints)
-    split = "val"
-    judge = _Judge(checkpoints[0], data, split, bn, bn_faces)
+    judge = _Judge(checkpoints[0], data, bn, bn_faces)
     names = [str(c) for c in checkpoints]
     own = []
     for name, s in zip(names, states):
         own.append(judge.accuracy(s["state_dict"]))
-        log.info("ingredient %s: %s accuracy %.4f", name, split, own[-1])
-    record: dict[str, Any] = {"method": method, "bn": bn, "split": split, "dataset": str(data),
+        log.info("ingredient %s: %s accuracy %.4f", name, SPLIT, own[-1])
+    record: dict[str, Any] = {"method": method, "bn": bn, "split": SPLIT, "dataset": str(data),
                               "ingredients": [{"checkpoint": n, "epoch": s.get("epoch"), "accuracy": a}
                                               for n, s, a in zip(names, states, own)]}
     if method == "uniform":
@@ -176,5 +177,5 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     records = ("dataset", "dataset_record", "train_config", "distillation", "pruning")  # how its weights were made
     extra = {k: first[k] for k in records if k in first}
     save_checkpoint(out, model, first["classes"], first["preprocess"], soup=record, **extra)
-    log.info("wrote %s: %d of %d ingredients, %s accuracy %.4f", out, len(chosen), len(states), split, accuracy)
+    log.info("wrote %s: %d of %d ingredients, %s accuracy %.4f", out, len(chosen), len(states), SPLIT, accuracy)
     return record
