@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("ferkit.cli.export_cmd", "export a checkpoint to ONNX"),
     "prune": ("ferkit.cli.prune_cmd", "remove channels from a trained model, then fine-tune it"),
     "soup": ("ferkit.cli.soup_cmd", "average the weights of several checkpoints into one model"),
+    "recalibrate": ("ferkit.cli.recalibrate_cmd", "re-estimate a checkpoint's batch-norm statistics"),
     "quantize": ("ferkit.cli.quantize_cmd", "int8 quantization of an ONNX model, checked against fp32"),
     "ensemble": ("ferkit.cli.ensemble_cmd", "average several ONNX models in one ONNX model"),
     "predict": ("ferkit.cli.predict_cmd", "emotion probabilities of face crops"),

@@ -38,6 +38,8 @@ BN_MODES = ("recalibrate", "average")
 SAME = ("model", "classes", "preprocess")
 #: the split a soup is chosen on: FER2013 PublicTest, never the test split
 SPLIT = "val"
+#: a checkpoint's records of how its weights were made, carried into a soup or a re-estimated copy of it
+RECORDS = ("dataset", "dataset_record", "train_config", "distillation", "pruning")
 
 
 def check_ingredients(paths: list[str | Path]) -> list[dict[str, Any]]:
@@ -89,9 +91,10 @@ def recalibrate_batchnorm(model: torch.nn.Module, faces: np.ndarray, preprocess:
             model(torch.from_numpy(model_input(faces[part], preprocess)))
 
 
-class _Judge:
+class ValidationJudge:
     """Loads a state into one model and gives its accuracy on the validation split (``evaluate``'s metrics,
-    in fp32 PyTorch), with batch-norm statistics re-estimated first when asked."""
+    in fp32 PyTorch), with batch-norm statistics re-estimated first when asked (``bn="recalibrate"``) on a fixed
+    sample of ``bn_faces`` clean training faces."""
 
     def __init__(self, first: str | Path, data: str | Path, bn: str, bn_faces: int):
         self.clf = EmotionClassifier(first)
@@ -114,16 +117,18 @@ class _Judge:
             pick = np.random.default_rng(0).permutation(len(train))[:bn_faces]
             self.bn_images = train.images[np.sort(pick)]
 
-    def load(self, weights: dict[str, torch.Tensor]) -> torch.nn.Module:
+    def load(self, weights: dict[str, torch.Tensor], recalibrate: bool | None = None) -> torch.nn.Module:
+        """The model with ``weights``; its batch-norm statistics re-estimated if ``recalibrate`` (default: as
+        the judge's ``bn`` says)."""
         model = self.clf.model
         model.load_state_dict(weights)
-        if self.bn == "recalibrate":
+        if self.bn == "recalibrate" if recalibrate is None else recalibrate:
             recalibrate_batchnorm(model, self.bn_images, self.clf.preprocess)
         model.eval()
         return model
 
-    def accuracy(self, weights: dict[str, torch.Tensor]) -> float:
-        self.load(weights)
+    def accuracy(self, weights: dict[str, torch.Tensor], recalibrate: bool | None = None) -> float:
+        self.load(weights, recalibrate)
         return float(evaluate(self.clf, self.ds, split=SPLIT)["accuracy"])
 
 
@@ -146,7 +151,7 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     if out.resolve() in {Path(c).resolve() for c in checkpoints}:
         raise OptionError(f"--out {out} is one of the ingredients; a soup never overwrites them")
     states = check_ingredients(checkpoints)
-    judge = _Judge(checkpoints[0], data, bn, bn_faces)
+    judge = ValidationJudge(checkpoints[0], data, bn, bn_faces)
     names = [str(c) for c in checkpoints]
     own = []
     for name, s in zip(names, states):
@@ -174,8 +179,7 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     record["accuracy"] = accuracy
     model = judge.load(average_weights([states[i]["state_dict"] for i in chosen]))
     first = states[chosen[0]]
-    records = ("dataset", "dataset_record", "train_config", "distillation", "pruning")  # how its weights were made
-    extra = {k: first[k] for k in records if k in first}
+    extra = {k: first[k] for k in RECORDS if k in first}
     save_checkpoint(out, model, first["classes"], first["preprocess"], soup=record, **extra)
     log.info("wrote %s: %d of %d ingredients, %s accuracy %.4f", out, len(chosen), len(states), SPLIT, accuracy)
     return record

@@ -53,8 +53,9 @@ def _checkpoint_head(checkpoint: str | Path, clf: EmotionClassifier) -> dict:
             "selection": _selection(state),
         },
     }
-    # how the model was made beyond plain training: distilled from a teacher, pruned, averaged (a soup)
-    compression = {k: state[k] for k in ("distillation", "pruning", "soup") if state.get(k)}
+    # how the model was made beyond plain training: distilled from a teacher, pruned, averaged (a soup), its
+    # batch-norm statistics re-estimated
+    compression = {k: state[k] for k in ("distillation", "pruning", "soup", "recalibration") if state.get(k)}
     if compression:
         head["compression"] = compression
     return head
@@ -231,6 +232,13 @@ def _soup_lines(soup: dict) -> list[str]:
     return lines
 
 
+def _recalibration_line(rec: dict) -> str:
+    """How ``ferkit recalibrate`` re-estimated the batch-norm statistics, with the accuracy before and after."""
+    return (f"Batch-norm statistics re-estimated (`ferkit recalibrate`) on {rec['faces']:,} clean training faces of "
+            f"`{rec['dataset']}`: `{rec['split']}` accuracy {rec['accuracy_before']:.4f} with the checkpoint's own "
+            f"statistics, {rec['accuracy_after']:.4f} re-estimated.")
+
+
 def card_markdown(card: dict) -> str:
     t = card["training"]
     lines = [
@@ -266,6 +274,8 @@ def card_markdown(card: dict) -> str:
                   *_pruning_stages(pr)]
     if "soup" in comp:
         lines += [*_soup_lines(comp["soup"]), ""]
+    if "recalibration" in comp:
+        lines += [_recalibration_line(comp["recalibration"]), ""]
     if "quantization" in comp:
         q = comp["quantization"]
         lines += [(f"Quantized ({q['method']}, {q['format']}, {q['activations']} activations, {q['weights']} weights, "
