@@ -1,5 +1,6 @@
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 from faces_data import write_faces
@@ -9,9 +10,13 @@ from ferkit.compress.recalibrate import recalibrate_checkpoint
 from ferkit.core.errors import InputError, OptionError, OutputExistsError
 from ferkit.evaluate import evaluate
 from ferkit.export import export_onnx
+from ferkit.models import create
 from ferkit.models.batchnorm import batchnorms
-from ferkit.models.checkpoint import load_checkpoint, read_checkpoint, update_checkpoint
+from ferkit.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, update_checkpoint
 from ferkit.train import TrainConfig, train
+
+PRE = {"image_size": 48, "input_size": 40, "mean": 0.5, "std": 0.25}
+CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +94,13 @@ def test_recalibrate_refuses_bad_requests(run, tmp_path):
         recalibrate_checkpoint(ckpt, tmp_path / "r.onnx", npz)
     with pytest.raises(OptionError, match="bn_faces must be >= 2"):
         recalibrate_checkpoint(ckpt, tmp_path / "r.pt", npz, bn_faces=1)
+    regions = save_checkpoint(tmp_path / "regions.pt", create("regions"), CLASSES, {**PRE, "input_size": 48})
+    with pytest.raises(OptionError, match="region model"):
+        recalibrate_checkpoint(regions, tmp_path / "r.pt", npz)
+    no_split = tmp_path / "nosplit.npz"
+    np.savez(no_split, images=np.zeros((30, 48, 48), np.uint8), labels=np.arange(30) % 7)
+    with pytest.raises(InputError, match="no validation split"):
+        recalibrate_checkpoint(ckpt, tmp_path / "r.pt", no_split)
     assert not (tmp_path / "r.pt").exists()
 
 

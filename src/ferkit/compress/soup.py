@@ -104,13 +104,13 @@ class ValidationJudge:
             raise InputError(f"{data}: images are {self.ds.image_size[0]}x{self.ds.image_size[1]}, the checkpoints "
                              f"expect {size}x{size} faces")
         if not self.ds.has_official_split or len(self.ds.select_split(SPLIT)) == 0:
-            raise InputError(f"{data}: no validation split to choose on (FER2013's PublicTest, a usage column or a "
-                             "val folder); a soup is chosen on it, never on the test split")
+            raise InputError(f"{data}: no validation split to measure on (FER2013's PublicTest, a usage column or a "
+                             "val folder); the test split is never used to choose")
         self.bn = bn
         if bn == "recalibrate":
             if self.clf.takes_regions:
                 raise OptionError("re-estimating batch-norm statistics is not supported for the region model "
-                                  "(it needs landmarks of every training face): use --bn average")
+                                  "(it needs landmarks of every training face); a soup of it takes --bn average")
             train = self.ds.select_split("train")
             if len(train) == 0:
                 raise InputError(f"{data}: no training images to re-estimate batch-norm statistics on")
@@ -122,7 +122,9 @@ class ValidationJudge:
         the judge's ``bn`` says)."""
         model = self.clf.model
         model.load_state_dict(weights)
-        if self.bn == "recalibrate" if recalibrate is None else recalibrate:
+        if recalibrate is None:
+            recalibrate = self.bn == "recalibrate"
+        if recalibrate:
             recalibrate_batchnorm(model, self.bn_images, self.clf.preprocess)
         model.eval()
         return model
