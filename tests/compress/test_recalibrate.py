@@ -7,7 +7,7 @@ from faces_data import write_faces
 
 from ferkit.cli import main
 from ferkit.compress.recalibrate import recalibrate_checkpoint
-from ferkit.core.errors import InputError, OptionError, OutputExistsError
+from ferkit.core.errors import InputError, OptionError, OutputError, OutputExistsError
 from ferkit.evaluate import evaluate
 from ferkit.export import export_onnx
 from ferkit.models import create
@@ -72,17 +72,42 @@ def test_recalibrated_copy_restores_statistics_and_records_the_change(run, tmp_p
 
 def test_recalibrate_keeps_what_the_checkpoint_records(run, tmp_path):
     npz, ckpt = run
-    first = tmp_path / "pruned.pt"
+    first = tmp_path / "made.pt"
     first.write_bytes(ckpt.read_bytes())
-    update_checkpoint(first, pruning={"ratio": 0.5}, soup={"method": "greedy"})
-    recalibrate_checkpoint(first, tmp_path / "re.pt", npz, bn_faces=32)
+    update_checkpoint(first, pruning={"ratio": 0.5}, soup={"method": "greedy"}, distillation={"alpha": 0.7},
+                      metrics=[{"epoch": 1}], resume={"optimizer": {}})
+    old = read_checkpoint(first)
+    first_record = recalibrate_checkpoint(first, tmp_path / "re.pt", npz, bn_faces=32)
     state = read_checkpoint(tmp_path / "re.pt")
     assert state["pruning"] == {"ratio": 0.5} and state["soup"] == {"method": "greedy"}
+    assert state["distillation"] == {"alpha": 0.7} and state["dataset_record"] == old["dataset_record"]
+    assert "metrics" not in state and "resume" not in state  # the run's history is not the copy's
+    assert first_record["checkpoint"] == str(first) and first_record["dataset"] == str(npz)
+    # re-estimated again (on more faces): the first re-estimation stays on record
+    second = recalibrate_checkpoint(tmp_path / "re.pt", tmp_path / "re2.pt", npz, bn_faces=64)
+    assert second["previous"] == first_record and second["accuracy_before"] == first_record["accuracy_after"]
+    from ferkit.export.model_card import _recalibration_line
+
+    assert "had been re-estimated before, on 32 faces" in _recalibration_line(second)
+
+
+def test_a_pruned_checkpoint_recalibrated_keeps_its_structure(run, tmp_path):
+    npz, ckpt = run
+    from ferkit.compress.prune import prune_checkpoint
+
+    prune_checkpoint(ckpt, tmp_path / "pruned", ratio=0.5, finetune_epochs=0, data=npz, seconds=0.05)
+    pruned = tmp_path / "pruned" / "pruned.pt"
+    recalibrate_checkpoint(pruned, tmp_path / "re.pt", npz, bn_faces=32)
+    model, _ = load_checkpoint(tmp_path / "re.pt")
+    assert model.ferkit_cfg.get("pruned")
+    shapes = {k: v.shape for k, v in read_checkpoint(pruned)["state_dict"].items()}
+    assert {k: v.shape for k, v in model.state_dict().items()} == shapes
+    assert read_checkpoint(tmp_path / "re.pt")["pruning"] == read_checkpoint(pruned)["pruning"]
 
 
 def test_recalibrate_refuses_bad_requests(run, tmp_path):
     npz, ckpt = run
-    with pytest.raises(OptionError, match="the checkpoint itself"):
+    with pytest.raises(OutputExistsError, match="the checkpoint itself"):
         recalibrate_checkpoint(ckpt, ckpt, npz, overwrite=True)
     (tmp_path / "exists.pt").write_bytes(b"keep me")
     with pytest.raises(OutputExistsError):
@@ -101,6 +126,9 @@ def test_recalibrate_refuses_bad_requests(run, tmp_path):
     np.savez(no_split, images=np.zeros((30, 48, 48), np.uint8), labels=np.arange(30) % 7)
     with pytest.raises(InputError, match="no validation split"):
         recalibrate_checkpoint(ckpt, tmp_path / "r.pt", no_split)
+    (tmp_path / "afile").write_text("not a folder")
+    with pytest.raises(OutputError, match="is a file"):
+        recalibrate_checkpoint(ckpt, tmp_path / "afile" / "r.pt", npz)
     assert not (tmp_path / "r.pt").exists()
 
 
@@ -114,3 +142,6 @@ def test_recalibrate_from_the_cli(run, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["recalibrate", str(ckpt), "--data", str(npz), "--out", str(out), "--overwrite", "--json"]) == 0
     assert '"accuracy_after"' in capsys.readouterr().out
+    assert main(["recalibrate", str(tmp_path / "missing.pt"), "--data", str(npz), "--out", str(tmp_path / "m.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.pt" in err and "Traceback" not in err

@@ -21,14 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ferkit.core.errors import InputError, OptionError, OutputExistsError
+from ferkit.core.errors import InputError, OptionError
 from ferkit.core.options import check_choice, check_int
+from ferkit.core.outputs import check_writable
 from ferkit.core.preprocess import model_input
 from ferkit.data.load import load_dataset
 from ferkit.evaluate.evaluator import evaluate
 from ferkit.infer.classifier import EmotionClassifier
 from ferkit.models.batchnorm import batch_slices, batchnorms, estimating_batchnorm
-from ferkit.models.checkpoint import read_checkpoint, save_checkpoint
+from ferkit.models.checkpoint import WEIGHT_RECORDS, read_checkpoint, save_checkpoint
 
 log = logging.getLogger("ferkit.train")
 
@@ -38,8 +39,6 @@ BN_MODES = ("recalibrate", "average")
 SAME = ("model", "classes", "preprocess")
 #: the split a soup is chosen on: FER2013 PublicTest, never the test split
 SPLIT = "val"
-#: a checkpoint's records of how its weights were made, carried into a soup or a re-estimated copy of it
-RECORDS = ("dataset", "dataset_record", "train_config", "distillation", "pruning")
 
 
 def check_ingredients(paths: list[str | Path]) -> list[dict[str, Any]]:
@@ -97,23 +96,25 @@ class ValidationJudge:
     sample of ``bn_faces`` clean training faces."""
 
     def __init__(self, first: str | Path, data: str | Path, bn: str, bn_faces: int):
+        self.bn = check_choice("judge", "bn", bn, BN_MODES)
         self.clf = EmotionClassifier(first)
+        if bn == "recalibrate" and self.clf.takes_regions:
+            raise OptionError("re-estimating batch-norm statistics is not supported for the region model (it needs "
+                              "landmarks of every training face); `ferkit soup --bn average` averages them instead")
         self.ds = load_dataset(data, size=self.clf.image_size, progress=False)
         size = self.clf.image_size
         if self.ds.image_size != (size, size):
-            raise InputError(f"{data}: images are {self.ds.image_size[0]}x{self.ds.image_size[1]}, the checkpoints "
-                             f"expect {size}x{size} faces")
+            raise InputError(f"{data}: images are {self.ds.image_size[0]}x{self.ds.image_size[1]}, the model "
+                             f"expects {size}x{size} faces")
         if not self.ds.has_official_split or len(self.ds.select_split(SPLIT)) == 0:
             raise InputError(f"{data}: no validation split to measure on (FER2013's PublicTest, a usage column or a "
                              "val folder); the test split is never used to choose")
-        self.bn = bn
+        self.bn_images = None
         if bn == "recalibrate":
-            if self.clf.takes_regions:
-                raise OptionError("re-estimating batch-norm statistics is not supported for the region model "
-                                  "(it needs landmarks of every training face); a soup of it takes --bn average")
             train = self.ds.select_split("train")
-            if len(train) == 0:
-                raise InputError(f"{data}: no training images to re-estimate batch-norm statistics on")
+            if len(train) < 2:
+                raise InputError(f"{data}: {len(train)} training images; re-estimating batch-norm statistics needs "
+                                 "two or more")
             pick = np.random.default_rng(0).permutation(len(train))[:bn_faces]
             self.bn_images = train.images[np.sort(pick)]
 
@@ -125,6 +126,9 @@ class ValidationJudge:
         if recalibrate is None:
             recalibrate = self.bn == "recalibrate"
         if recalibrate:
+            if self.bn_images is None:
+                raise OptionError("this judge averages batch-norm statistics (bn='average'); make it with "
+                                  "bn='recalibrate' to re-estimate them")
             recalibrate_batchnorm(model, self.bn_images, self.clf.preprocess)
         model.eval()
         return model
@@ -148,10 +152,9 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     out = Path(out)
     if out.suffix != ".pt":
         raise OptionError(f"--out {out}: the soup is a checkpoint; give a .pt path")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; use --overwrite or another --out")
     if out.resolve() in {Path(c).resolve() for c in checkpoints}:
         raise OptionError(f"--out {out} is one of the ingredients; a soup never overwrites them")
+    check_writable(out, overwrite=overwrite)
     states = check_ingredients(checkpoints)
     judge = ValidationJudge(checkpoints[0], data, bn, bn_faces)
     names = [str(c) for c in checkpoints]
@@ -181,7 +184,7 @@ def make_soup(checkpoints: list[str | Path], out: str | Path, data: str | Path, 
     record["accuracy"] = accuracy
     model = judge.load(average_weights([states[i]["state_dict"] for i in chosen]))
     first = states[chosen[0]]
-    extra = {k: first[k] for k in RECORDS if k in first}
+    extra = {k: first[k] for k in WEIGHT_RECORDS if k in first}
     save_checkpoint(out, model, first["classes"], first["preprocess"], soup=record, **extra)
     log.info("wrote %s: %d of %d ingredients, %s accuracy %.4f", out, len(chosen), len(states), SPLIT, accuracy)
     return record

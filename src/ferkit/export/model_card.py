@@ -236,7 +236,10 @@ def _recalibration_line(rec: dict) -> str:
     """How ``ferkit recalibrate`` re-estimated the batch-norm statistics, with the accuracy before and after."""
     return (f"Batch-norm statistics re-estimated (`ferkit recalibrate`) on {rec['faces']:,} clean training faces of "
             f"`{rec['dataset']}`: `{rec['split']}` accuracy {rec['accuracy_before']:.4f} with the checkpoint's own "
-            f"statistics, {rec['accuracy_after']:.4f} re-estimated.")
+            f"statistics, {rec['accuracy_after']:.4f} re-estimated."
+            + (f" Those own statistics had been re-estimated before, on {rec['previous']['faces']:,} faces "
+               f"(`{rec['previous']['split']}` accuracy {rec['previous']['accuracy_before']:.4f} with the original "
+               "statistics)." if rec.get("previous") else ""))
 
 
 def card_markdown(card: dict) -> str:

@@ -13,6 +13,10 @@ from ferkit.core.errors import InputError, MissingInputError
 from ferkit.core.preprocess import check_preprocess
 from ferkit.models.registry import create
 
+#: a checkpoint's records of how its weights were made (data, training recipe, teacher, pruning), which a model
+#: made from its weights without training (a soup, re-estimated batch-norm statistics) carries on
+WEIGHT_RECORDS = ("dataset", "dataset_record", "train_config", "distillation", "pruning")
+
 FORMAT = "ferkit-checkpoint-v1"
 
 
