@@ -10,8 +10,8 @@ def add_parser(sub) -> None:
         "recalibrate", help="re-estimate a checkpoint's batch-norm statistics",
         description="Write a copy of a checkpoint whose batch-norm statistics are re-estimated on a fixed sample "
         "of clean (not augmented) training faces, as they are seen at inference. A model trained with a weight "
-        "average (ema_decay) or on augmented batches can gain accuracy from it at no cost, but not always. The validation "
-        "accuracy (FER2013 PublicTest) with the checkpoint's own statistics and with the new ones is printed and "
+        "average (ema_decay) or on augmented batches can gain accuracy from it at no cost, but not always. The "
+        "validation accuracy (FER2013 PublicTest) with the checkpoint's own statistics and with the new ones is printed and "
         "recorded in the model card of what is exported from the copy: keep whichever is better. The test split "
         "is never used; the checkpoint itself is never changed.")
     p.add_argument("checkpoint", metavar="CKPT.pt", help="a checkpoint (.pt) of a model with batch normalisation")
