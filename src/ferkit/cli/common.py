@@ -70,6 +70,15 @@ def video_options(args: argparse.Namespace):
                         scan_every_s=args.scan_every, smoothing_half_life_s=args.smooth)
 
 
+def add_batchnorm_output_arguments(p: argparse.ArgumentParser, kept: str, json_help: str) -> None:
+    """``--bn-faces``, ``--overwrite`` and ``--json`` of the commands that write a checkpoint with batch-norm
+    statistics re-estimated (soup, recalibrate); ``kept``: the inputs ``--overwrite`` never replaces."""
+    p.add_argument("--bn-faces", type=int, default=4096,
+                   help="training faces that re-estimate them (default 4096, at least 2)")
+    p.add_argument("--overwrite", action="store_true", help=f"replace an existing --out (never {kept})")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+
 def add_common_output_arguments(p: argparse.ArgumentParser, json_help: str = "print results as JSON") -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     p.add_argument("--json", action="store_true", help=json_help)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ferkit.cli.common import add_batchnorm_output_arguments
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -18,10 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data", required=True, help="dataset whose training faces re-estimate the statistics and "
                    "whose validation split measures the change")
     p.add_argument("--out", required=True, help="the re-estimated checkpoint (.pt)")
-    p.add_argument("--bn-faces", type=int, default=4096,
-                   help="training faces that re-estimate them (default 4096, at least 2)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out (never the checkpoint)")
-    p.add_argument("--json", action="store_true", help="print the record as JSON")
+    add_batchnorm_output_arguments(p, kept="the checkpoint", json_help="print the record as JSON")
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ferkit.cli.common import add_batchnorm_output_arguments
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -22,10 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--method", choices=("greedy", "uniform"), default="greedy")
     p.add_argument("--bn", choices=("recalibrate", "average"), default="recalibrate",
                    help="batch-norm statistics: re-estimated on training faces (default) or averaged")
-    p.add_argument("--bn-faces", type=int, default=4096,
-                   help="training faces that re-estimate them (default 4096, at least 2)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out (never an ingredient)")
-    p.add_argument("--json", action="store_true", help="print the soup's record as JSON")
+    add_batchnorm_output_arguments(p, kept="an ingredient", json_help="print the soup's record as JSON")
     p.set_defaults(func=run)
 
 
